@@ -1,0 +1,19 @@
+/* Internal interfaces between the core's own files (labs use <kit/...>). */
+#ifndef KIT_CORE_H
+#define KIT_CORE_H
+
+#include <kit/types.h>
+
+void serial_init(void);
+void serial_putc(char c);
+int serial_getc(void);
+void console_init(void);
+void console_putc(char c);
+void multiboot_parse(u32 magic, paddr_t mbi);
+void params_init(void);
+void paging_init(void);
+void core_idt_fill(void *idt, const u64 *vectors, int count);
+void lab_main(void); /* each lab defines it: its setup, before the monitor starts */
+extern const char lab_name[]; /* each lab defines it, e.g. "02-page-fault" */
+
+#endif

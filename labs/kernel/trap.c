@@ -1,0 +1,64 @@
+/* The core IDT and the default exception report. */
+#include <kit/kit.h>
+#include <kit/trap.h>
+#include <kit/x86.h>
+#include "core.h"
+
+#define EXCEPTIONS 32
+#define GATE_BYTES 16
+
+static u8 core_idt[EXCEPTIONS * GATE_BYTES] __aligned(16);
+static trap_handler handlers[EXCEPTIONS];
+
+static const char *const names[EXCEPTIONS][2] = {
+    {"#DE", "Divide Error"},          {"#DB", "Debug"},
+    {"NMI", "Non-maskable Interrupt"}, {"#BP", "Breakpoint"},
+    {"#OF", "Overflow"},              {"#BR", "BOUND Range Exceeded"},
+    {"#UD", "Invalid Opcode"},        {"#NM", "Device Not Available"},
+    {"#DF", "Double Fault"},          {"#CSO", "Coprocessor Segment Overrun"},
+    {"#TS", "Invalid TSS"},           {"#NP", "Segment Not Present"},
+    {"#SS", "Stack-Segment Fault"},   {"#GP", "General Protection"},
+    {"#PF", "Page Fault"},            {"#15", "Reserved"},
+    {"#MF", "x87 Floating-Point Error"}, {"#AC", "Alignment Check"},
+    {"#MC", "Machine Check"},         {"#XM", "SIMD Floating-Point"},
+    {"#VE", "Virtualization"},        {"#CP", "Control Protection"},
+    {"#22", "Reserved"},              {"#23", "Reserved"},
+    {"#24", "Reserved"},              {"#25", "Reserved"},
+    {"#26", "Reserved"},              {"#27", "Reserved"},
+    {"#HV", "Hypervisor Injection"},  {"#VC", "VMM Communication"},
+    {"#SX", "Security"},              {"#31", "Reserved"},
+};
+
+const char *trap_mnemonic(u64 v) { return v < EXCEPTIONS ? names[v][0] : "IRQ"; }
+const char *trap_name(u64 v) { return v < EXCEPTIONS ? names[v][1] : "Interrupt"; }
+
+void trap_init(void)
+{
+    core_idt_fill(core_idt, trap_vectors, EXCEPTIONS);
+    struct dtr d = {.limit = sizeof core_idt - 1, .base = (u64)core_idt};
+    lidt(&d);
+}
+
+void trap_register(int vector, trap_handler fn)
+{
+    assert(vector >= 0 && vector < EXCEPTIONS);
+    handlers[vector] = fn;
+}
+
+void trap_report(const struct trapframe *tf)
+{
+    kprintf("EXCEPTION %lu %s %s err=0x%lx\n", tf->vector, trap_mnemonic(tf->vector),
+            trap_name(tf->vector), tf->error);
+    kprintf("  RIP=0x%016lx CS=0x%04lx RFLAGS=0x%08lx\n", tf->rip, tf->cs, tf->rflags);
+    kprintf("  RSP=0x%016lx SS=0x%04lx CR2=0x%016lx\n", tf->rsp, tf->ss, read_cr2());
+}
+
+void trap(struct trapframe *tf)
+{
+    if (tf->vector < EXCEPTIONS && handlers[tf->vector]) {
+        handlers[tf->vector](tf);
+        return;
+    }
+    trap_report(tf);
+    kit_stop();
+}

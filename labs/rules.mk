@@ -1,0 +1,109 @@
+# The one set of build rules for every lab snapshot.
+#
+# Included by labs/<lab>/Makefile, so `make -C labs/<lab>` builds that lab's
+# ISO. A snapshot of lab N links:
+#   labs/kernel                     the core
+#   labs/N                          the lab's kit side (LAB_KIT_SRCS of its lab.mk)
+#   starter/N (solutions/N with SOLUTION=1)          the student files (LAB_STUDENT_SRCS)
+#   for each earlier lab M in LAB_DEPS: solutions/M when it exists (published),
+#                                   else the student's own starter/M
+#
+# Variables:
+#   SOLUTION=1        build lab N from solutions/N (instructors, `make check`)
+#   SUBMISSION=path   take starter/... from a submission folder instead of this tree
+#   BUILD=dir         output folder (default build/<lab>/<starter|solution>)
+#   V=1               show full commands
+
+.DEFAULT_GOAL := all
+KIT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
+LAB ?= $(notdir $(CURDIR))
+SUBMISSION ?=
+STUDENT_ROOT := $(if $(SUBMISSION),$(abspath $(SUBMISSION)),$(KIT))
+VARIANT := $(if $(SOLUTION),solution,$(if $(SUBMISSION),submission,starter))
+BUILD ?= $(KIT)/build/$(LAB)/$(VARIANT)
+
+ifeq ($(V),1)
+Q :=
+say :=
+else
+Q := @
+say = @printf '  %-6s %s\n' $(1) $(2);
+endif
+
+CC := gcc
+LD := ld
+CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter \
+	-ffreestanding -fno-pic -fno-pie -mcmodel=kernel -mno-red-zone \
+	-mno-mmx -mno-sse -mno-sse2 -mno-80387 -fno-stack-protector \
+	-fno-omit-frame-pointer -fno-asynchronous-unwind-tables -fno-builtin \
+	-nostdlib
+LDFLAGS := -n -nostdlib -z max-page-size=0x1000 --no-warn-rwx-segments
+
+# ---- which sources make this snapshot --------------------------------------
+# load_lab(L): read labs/L/lab.mk into KIT_SRCS.L, STUDENT_SRCS.L, DEPS.L
+define load_lab
+LAB_KIT_SRCS :=
+LAB_STUDENT_SRCS :=
+LAB_DEPS :=
+include $(KIT)/labs/$(1)/lab.mk
+KIT_SRCS.$(1) := $$(LAB_KIT_SRCS)
+STUDENT_SRCS.$(1) := $$(LAB_STUDENT_SRCS)
+DEPS.$(1) := $$(LAB_DEPS)
+endef
+$(eval $(call load_lab,$(LAB)))
+$(foreach d,$(DEPS.$(LAB)),$(eval $(call load_lab,$(d))))
+
+# student_dir(L): where lab L's student files come from
+student_dir = $(if $(filter $(1),$(LAB)),$(if $(SOLUTION),$(KIT)/solutions/$(1),$(STUDENT_ROOT)/starter/$(1)),$(if $(wildcard $(KIT)/solutions/$(1)/.),$(KIT)/solutions/$(1),$(STUDENT_ROOT)/starter/$(1)))
+
+CORE_SRCS := $(wildcard $(KIT)/labs/kernel/*.S) $(wildcard $(KIT)/labs/kernel/*.c)
+ALL_LABS := $(DEPS.$(LAB)) $(LAB)
+INCLUDES := -I$(KIT)/labs/kernel/include $(foreach l,$(ALL_LABS),-I$(KIT)/labs/$(l)/include -I$(call student_dir,$(l)))
+
+# Each object lives under $(BUILD)/obj/<group>/, one group per source folder.
+OBJS :=
+define compile
+$(2): $(1) $(MAKEFILE_LIST)
+	@mkdir -p $$(@D)
+	$$(call say,CC,$$(patsubst $(KIT)/%,%,$$<))$$(CC) $$(CFLAGS) $$(INCLUDES) -DLAB_NAME='"$(LAB)"' -MMD -MP -c $$< -o $$@
+OBJS += $(2)
+COMPILE_DB += {"directory": "$(KIT)", "file": "$(1)", "command": "$(CC) $(CFLAGS) $(INCLUDES) -c $(1)"},
+endef
+add_sources = $(foreach s,$(2),$(eval $(call compile,$(s),$(BUILD)/obj/$(1)/$(basename $(notdir $(s))).o)))
+
+$(call add_sources,core,$(CORE_SRCS))
+$(call add_sources,lab,$(addprefix $(KIT)/labs/$(LAB)/,$(KIT_SRCS.$(LAB))))
+$(foreach l,$(ALL_LABS),$(call add_sources,student-$(l),$(addprefix $(call student_dir,$(l))/,$(STUDENT_SRCS.$(l)))))
+
+# ---- outputs ------------------------------------------------------------------
+ELF := $(BUILD)/kernel.elf
+ISO := $(BUILD)/kernel.iso
+
+all: $(ISO) $(BUILD)/compile_commands.json
+.PHONY: all clean print-%
+
+$(ELF): $(OBJS) $(KIT)/labs/kernel/linker.ld
+	$(call say,LD,$(patsubst $(KIT)/%,%,$@))$(LD) $(LDFLAGS) -T $(KIT)/labs/kernel/linker.ld -o $@ $(OBJS)
+
+$(ISO): $(ELF) $(KIT)/labs/kernel/grub.cfg
+	@mkdir -p $(BUILD)/iso/boot/grub
+	$(Q)sed 's/@LAB@/$(LAB)/g' $(KIT)/labs/kernel/grub.cfg > $(BUILD)/iso/boot/grub/grub.cfg
+	$(Q)cp $(ELF) $(BUILD)/iso/boot/kernel.elf
+	$(call say,ISO,$(patsubst $(KIT)/%,%,$@))grub-mkrescue -d /usr/lib/grub/i386-pc \
+		--install-modules="multiboot2 normal" --locales= --fonts= --themes= \
+		-o $@ $(BUILD)/iso >$(BUILD)/grub-mkrescue.log 2>&1 \
+		|| { cat $(BUILD)/grub-mkrescue.log; exit 1; }
+
+# For editors (clangd): the exact flags of every file of this snapshot.
+$(BUILD)/compile_commands.json: $(MAKEFILE_LIST)
+	@mkdir -p $(@D)
+	$(file >$@,[$(patsubst %$(comma),%,$(COMPILE_DB))])
+comma := ,
+
+clean:
+	rm -rf $(BUILD)
+
+print-%:
+	@echo '$($*)'
+
+-include $(OBJS:.o=.d)
