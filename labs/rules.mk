@@ -36,7 +36,7 @@ CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter \
 	-ffreestanding -fno-pic -fno-pie -mcmodel=kernel -mno-red-zone \
 	-mno-mmx -mno-sse -mno-sse2 -mno-80387 -fno-stack-protector \
 	-fno-omit-frame-pointer -fno-asynchronous-unwind-tables -fno-builtin \
-	-nostdlib
+	-nostdlib -fmacro-prefix-map=$(KIT)/=
 LDFLAGS := -n -nostdlib -z max-page-size=0x1000 --no-warn-rwx-segments
 
 # ---- which sources make this snapshot --------------------------------------

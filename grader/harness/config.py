@@ -1,0 +1,36 @@
+"""Where the kit is and which build of each lab is being graded.
+
+The grade runner sets these through the environment, so pytest workers agree:
+  KIT_VARIANT   starter | solution | submission   (default starter)
+  KIT_BUILD     folder holding <lab>/<variant>/kernel.iso (default <kit>/build)
+"""
+import os
+from pathlib import Path
+
+KIT = Path(__file__).resolve().parents[2]
+QEMU = os.environ.get("KIT_QEMU", "qemu-system-x86_64")
+
+
+def variant():
+    return os.environ.get("KIT_VARIANT", "starter")
+
+
+def build_root():
+    return Path(os.environ.get("KIT_BUILD", KIT / "build"))
+
+
+def lab_dir(lab):
+    return build_root() / lab / variant()
+
+
+def kernel_iso(lab):
+    return lab_dir(lab) / "kernel.iso"
+
+
+def kernel_elf(lab):
+    return lab_dir(lab) / "kernel.elf"
+
+
+def labs():
+    """Every lab of the kit, in order: labs/NN-name folders."""
+    return sorted(p.name for p in (KIT / "labs").glob("[0-9][0-9]-*") if p.is_dir())

@@ -1,0 +1,320 @@
+"""One QEMU machine running a lab kernel, driven like a student's terminal.
+
+QEMU runs headless under TCG with the serial port on a pty (pexpect), the HMP
+monitor on a unix socket in a private temporary folder, isa-debug-exit, and
+QEMU's own exception log (-d int,cpu_reset). Every wait is bounded; whatever
+goes wrong becomes a KernelError a student can read, and close() always ends
+QEMU's whole process group.
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import tempfile
+import time
+
+import pexpect
+
+from . import config, qemulog, regs as regs_mod
+
+PROMPT = "lab> "
+STOPPED = "kit: stopped"
+BOOT_TIMEOUT = float(os.environ.get("KIT_BOOT_TIMEOUT", 20))
+COMMAND_TIMEOUT = float(os.environ.get("KIT_COMMAND_TIMEOUT", 10))
+FLOOD_BYTES = 256 << 10        # more serial output than any lab prints in one boot
+FLOOD_WAIT_BYTES = 32 << 10    # printing this much while failing to reach a prompt is a flood
+TAIL_LINES = 12
+
+_STUB = re.compile(r"PANIC at [^\n]*?: (\S+): LAB (\d+) not implemented")
+_PANIC = re.compile(r"PANIC at [^\n]*\n")
+_REPORT = re.compile(r"EXCEPTION \d+ [^\n]*")
+
+
+class KernelError(AssertionError):
+    """The kernel did not behave: `verdict` is one word, str() explains it."""
+
+    def __init__(self, verdict, message, machine=None):
+        self.verdict = verdict
+        text = message
+        if machine is not None:
+            text += machine.tail()
+        super().__init__(text)
+
+
+def _fw_cfg_string(params):
+    words = []
+    for k, v in params.items():
+        if isinstance(v, bool):
+            v = int(v)
+        if isinstance(v, int):
+            v = hex(v)
+        words.append(f"{k}={v}")
+    return " ".join(words).replace(",", ",,")
+
+
+class Machine:
+    def __init__(self, lab, params=None, iso=None, extra_args=(), timeout=BOOT_TIMEOUT):
+        self.lab = lab
+        self.params = dict(params or {})
+        self.iso = str(iso or config.kernel_iso(lab))
+        if not os.path.exists(self.iso):
+            raise KernelError("build", f"no kernel image {self.iso}: the lab did not build")
+        self.tmp = tempfile.mkdtemp(prefix="kit-qemu-")
+        self.monitor_path = os.path.join(self.tmp, "monitor.sock")
+        self.log_path = os.path.join(self.tmp, "qemu.log")
+        self.boot_timeout = timeout
+        self.raw = bytearray()
+        self.pos = 0  # how far expect() has consumed self.text
+        self.exit_status = None
+        self._mon = None
+        self.started = time.monotonic()
+        args = [
+            "-M", "q35,smm=off", "-cpu", "qemu64,+pdpe1gb", "-m", "128M",
+            "-display", "none", "-no-reboot", "-serial", "stdio",
+            "-monitor", f"unix:{self.monitor_path},server=on,wait=off",
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+            "-d", "int,cpu_reset", "-D", self.log_path,
+            "-cdrom", self.iso,
+        ]
+        if self.params:
+            args += ["-fw_cfg", f"name=opt/kit/params,string={_fw_cfg_string(self.params)}"]
+        args += list(extra_args)
+        self.child = pexpect.spawn(config.QEMU, args, echo=False, timeout=None)
+
+    # ---- serial ---------------------------------------------------------------
+    @property
+    def text(self):
+        return self.raw.decode("utf-8", "replace").replace("\r", "")
+
+    def tail(self, n=TAIL_LINES):
+        lines = self.text.rstrip("\n").splitlines()[-n:]
+        if not lines:
+            return "\nThe kernel printed nothing on the serial port."
+        return "\nLast serial lines:\n" + "\n".join("  | " + l[:200] for l in lines)
+
+    def _read(self, wait):
+        """Read what the kernel printed within `wait` seconds; False once QEMU is gone."""
+        try:
+            data = self.child.read_nonblocking(65536, timeout=wait)
+        except pexpect.TIMEOUT:
+            return True
+        except pexpect.EOF:
+            self._reap()
+            return False
+        self.raw += data
+        if len(self.raw) > FLOOD_BYTES:
+            self.close()
+            raise KernelError("flood", f"serial flood: the kernel printed more than "
+                              f"{FLOOD_BYTES >> 10} KiB, far more than this lab ever prints; stopped it.", self)
+        return True
+
+    def _reap(self):
+        if self.exit_status is None:
+            self.child.close(force=True)
+            self.exit_status = self.child.exitstatus if self.child.exitstatus is not None \
+                else -(self.child.signalstatus or 0)
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def _exited_error(self):
+        log = self.log()
+        excs = qemulog.exceptions(log)
+        chain = "".join(f"\n    {e}" for e in excs[-4:])
+        if qemulog.triple_fault(log):
+            return KernelError("triple-fault", "triple fault: an exception occurred while the CPU "
+                               "could not deliver a double fault, so it reset.\n  QEMU's record of "
+                               f"the last exceptions:{chain or ' (none)'}", self)
+        status = self.exit_status
+        if status is not None and status > 0 and status & 1:
+            return KernelError("exited", f"the kernel left QEMU itself (isa-debug-exit code "
+                               f"{status >> 1}); a kernel never decides its own grade.", self)
+        if status == 0:
+            return KernelError("reboot", "the machine reset itself (a reboot request, not a "
+                               "triple fault)." + (f"\n  Exceptions before it:{chain}" if chain else ""), self)
+        return KernelError("crashed", f"QEMU ended unexpectedly (status {status}).", self)
+
+    def _check_text(self, new, allow_stop):
+        m = _STUB.search(new)
+        if m:
+            raise KernelError("stub", f"not implemented: {m.group(1)} (Lab {m.group(2)}) is still a stub.", self)
+        m = _PANIC.search(new)
+        if m and not allow_stop:
+            raise KernelError("panic", f"kernel panic: {m.group(0).strip()}", self)
+        if STOPPED in new and not allow_stop:
+            rep = _REPORT.search(new)
+            raise KernelError("stopped", "the kernel stopped unexpectedly"
+                              + (f" after an exception: {rep.group(0)}" if rep else "") + ".", self)
+
+    def expect(self, pattern, timeout=COMMAND_TIMEOUT, allow_stop=False, what=None):
+        """Wait for regex `pattern` in output not yet consumed; return the match."""
+        regex = re.compile(pattern) if isinstance(pattern, str) else pattern
+        deadline = time.monotonic() + timeout
+        size_at_start = len(self.raw)
+        while True:
+            text = self.text
+            m = regex.search(text, self.pos)
+            self._check_text(text[self.pos:m.start() if m else len(text)], allow_stop)
+            if m:
+                self.pos = m.end()
+                return m
+            if self.exit_status is not None:
+                raise self._exited_error()
+            left = deadline - time.monotonic()
+            if left <= 0 and len(self.raw) - size_at_start > FLOOD_WAIT_BYTES:
+                raise KernelError("flood", f"serial flood: the kernel kept printing "
+                                  f"({(len(self.raw) - size_at_start) >> 10} KiB in {timeout:.0f} s) "
+                                  f"and never reached {what or repr(regex.pattern)}.", self)
+            if left <= 0:
+                raise KernelError("hang", f"timeout: waited {timeout:.0f} s for "
+                                  f"{what or repr(regex.pattern)}; the kernel hangs or is stuck.", self)
+            if not self._read(min(left, 0.1)):
+                continue
+
+    def wait_prompt(self, timeout=None):
+        """Wait for the first `lab> ` prompt; return what the kernel printed before it."""
+        start = self.pos
+        m = self.expect(re.escape(PROMPT), timeout or self.boot_timeout, what="the `lab> ` prompt")
+        return self.text[start:m.start()]
+
+    def send(self, line):
+        self.child.send(line.encode() + b"\r")
+
+    def command(self, line, timeout=COMMAND_TIMEOUT):
+        """Run a monitor command; return what it printed (without the echo)."""
+        start = self.pos
+        self.send(line)
+        m = self.expect(re.escape(PROMPT), timeout, what=f"the prompt after `{line}`")
+        out = self.text[start:m.start()]
+        first, _, rest = out.partition("\n")
+        return rest if first.strip() == line.strip() else out
+
+    def command_fatal(self, line, timeout=COMMAND_TIMEOUT):
+        """Run a command that must end with the kernel stopping (`kit: stopped`)."""
+        start = self.pos
+        self.send(line)
+        m = self.expect(re.escape(STOPPED), timeout, allow_stop=True,
+                        what=f"`{STOPPED}` after `{line}`")
+        out = self.text[start:m.start()]
+        first, _, rest = out.partition("\n")
+        return rest if first.strip() == line.strip() else out
+
+    def wait_stop(self, timeout=None):
+        """Wait until the kernel stops on its own (a fatal event during boot)."""
+        start = self.pos
+        m = self.expect(re.escape(STOPPED), timeout or self.boot_timeout, allow_stop=True,
+                        what=f"`{STOPPED}`")
+        return self.text[start:m.start()]
+
+    def wait_exit(self, timeout=None):
+        """Wait for QEMU to end; returns the KernelError that explains why."""
+        deadline = time.monotonic() + (timeout or self.boot_timeout)
+        while self.exit_status is None and time.monotonic() < deadline:
+            self._read(0.1)
+        if self.exit_status is None:
+            raise KernelError("hang", "timeout: QEMU did not end.", self)
+        return self._exited_error()
+
+    # ---- QEMU's view ----------------------------------------------------------
+    def hmp(self, cmd, timeout=5.0):
+        """Run an HMP monitor command; return its output."""
+        if self.exit_status is not None:
+            raise self._exited_error()
+        if self._mon is None:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    s.connect(self.monitor_path)
+                    break
+                except OSError:
+                    s.close()
+                    if time.monotonic() > deadline:
+                        raise KernelError("crashed", "QEMU's monitor did not answer.", self)
+                    time.sleep(0.02)
+            s.settimeout(timeout)
+            self._mon = s
+            self._mon_read()
+        self._mon.sendall(cmd.encode() + b"\n")
+        out = self._mon_read()
+        out = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", out).replace("\r", "")
+        lines = out.split("\n")
+        if lines and cmd in lines[0]:
+            lines = lines[1:]
+        return "\n".join(lines)
+
+    def _mon_read(self):
+        buf = b""
+        while not buf.endswith(b"(qemu) "):
+            chunk = self._mon.recv(65536)
+            if not chunk:
+                raise KernelError("crashed", "QEMU's monitor closed.", self)
+            buf += chunk
+        return buf[:-len(b"(qemu) ")].decode(errors="replace")
+
+    def regs(self):
+        return regs_mod.parse(self.hmp("info registers"))
+
+    def read_phys(self, pa, size):
+        path = os.path.join(self.tmp, "mem.bin")
+        out = self.hmp(f'pmemsave 0x{pa:x} {size} "{path}"')
+        if out.strip():
+            raise KernelError("crashed", f"QEMU could not read physical memory: {out.strip()}")
+        with open(path, "rb") as f:
+            return f.read()
+
+    def read_virt(self, va, size):
+        path = os.path.join(self.tmp, "vmem.bin")
+        out = self.hmp(f'memsave 0x{va:x} {size} "{path}"')
+        if out.strip():
+            raise ValueError(f"QEMU could not read virtual memory at 0x{va:x}: {out.strip()}")
+        with open(path, "rb") as f:
+            return f.read()
+
+    def phys_reader(self):
+        """A read_u64(pa) over a page cache: for walking page tables."""
+        pages = {}
+
+        def read_u64(pa):
+            page = pa & ~0xFFF
+            if page not in pages:
+                pages[page] = self.read_phys(page, 4096)
+            off = pa & 0xFFF
+            return int.from_bytes(pages[page][off:off + 8], "little")
+        return read_u64
+
+    def gva2gpa(self, va):
+        out = self.hmp(f"gva2gpa 0x{va:x}")
+        m = re.search(r"gpa: 0x([0-9a-f]+)", out)
+        return int(m.group(1), 16) if m else None
+
+    def exceptions(self):
+        return qemulog.exceptions(self.log())
+
+    def triple_faulted(self):
+        return qemulog.triple_fault(self.log())
+
+    # ---- teardown ---------------------------------------------------------------
+    def close(self):
+        if self._mon is not None:
+            self._mon.close()
+            self._mon = None
+        pid = self.child.pid
+        if self.child.isalive():
+            try:
+                os.killpg(pid, signal.SIGKILL)  # QEMU leads its own session (pty fork)
+            except ProcessLookupError:
+                pass
+        self._reap()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
