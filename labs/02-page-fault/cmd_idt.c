@@ -1,0 +1,53 @@
+/*
+ * Monitor commands over the student's IDT code:
+ *   gate HANDLER SEL TYPE DPL IST   print idt_gate_encode's two quadwords
+ *   pferr CODE...                   print pferr_decode of each error code
+ *   idt                             print IDTR and the 32 exception gates, raw
+ */
+#include <kit/kit.h>
+#include <kit/monitor.h>
+#include <kit/x86.h>
+#include <idt.h>
+
+#define GATE_ARGS  6
+#define FLAGS_TEXT 128
+#define GATE_BYTES sizeof(struct idt_gate)
+
+static int cmd_gate(int argc, char **argv)
+{
+    u64 a[GATE_ARGS];
+    for (int i = 1; i < GATE_ARGS; i++)
+        if (!monitor_arg_u64(argc, argv, i, &a[i]))
+            return 1;
+    struct idt_gate g = idt_gate_encode(a[1], (u16)a[2], (u8)a[3], (u8)a[4], (u8)a[5]);
+    kprintf("gate lo=0x%016lx hi=0x%016lx\n", g.lo, g.hi);
+    return 0;
+}
+MONITOR_COMMAND(gate, "gate HANDLER SEL TYPE DPL IST   encode a 64-bit IDT gate", cmd_gate);
+
+static int cmd_pferr(int argc, char **argv)
+{
+    char text[FLAGS_TEXT];
+    for (int i = 1; i < argc; i++) {
+        u64 err;
+        if (!monitor_arg_u64(argc, argv, i, &err))
+            return 1;
+        pferr_decode(err, text, sizeof text);
+        kprintf("pferr 0x%lx [%s]\n", err, text);
+    }
+    return 0;
+}
+MONITOR_COMMAND(pferr, "pferr CODE...        decode page-fault error codes", cmd_pferr);
+
+static int cmd_idt(int argc, char **argv)
+{
+    struct dtr d;
+    sidt(&d);
+    kprintf("IDTR base=0x%016lx limit=0x%x (%s)\n", d.base, d.limit,
+            d.base == (u64)idt ? "your idt" : "not your idt");
+    const struct idt_gate *g = (const struct idt_gate *)d.base;
+    for (unsigned v = 0; v < IDT_EXCEPTIONS && (v + 1) * GATE_BYTES - 1 <= d.limit; v++)
+        kprintf("  %2u %-4s lo=0x%016lx hi=0x%016lx\n", v, trap_mnemonic(v), g[v].lo, g[v].hi);
+    return 0;
+}
+MONITOR_COMMAND(idt, "idt                  print IDTR and the exception gates (raw)", cmd_idt);
