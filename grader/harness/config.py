@@ -34,3 +34,23 @@ def kernel_elf(lab):
 def labs():
     """Every lab of the kit, in order: labs/NN-name folders."""
     return sorted(p.name for p in (KIT / "labs").glob("[0-9][0-9]-*") if p.is_dir())
+
+
+def student_dir(lab):
+    """The folder of the student files being graded for `lab` (for host-side tests)."""
+    v = variant()
+    if v == "solution":
+        return KIT / "solutions" / lab
+    if v == "submission":
+        return Path(os.environ["KIT_SUBMISSION"]) / "starter" / lab
+    return KIT / "starter" / lab
+
+
+def new_rng(tag=""):
+    """A Random for values chosen per boot. KIT_SEED=n makes a run repeatable;
+    the seed is part of the failure messages that print it."""
+    import random
+    seed = int(os.environ.get("KIT_SEED", 0)) or random.SystemRandom().getrandbits(32)
+    r = random.Random(f"{seed}:{tag}")
+    r.seed_value = seed
+    return r

@@ -1,0 +1,80 @@
+#!/usr/bin/python3
+"""The kit's self-check (`make check`): proves the grader can fail and can pass.
+
+For every lab: each test must FAIL on the starter and PASS on the solution.
+Also runs the harness's own tests (grader/selftest) against the smoke kernel.
+Both variants and the self-tests run at once; exits non-zero on any defect.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+GRADER = Path(__file__).resolve().parent
+sys.path.insert(0, str(GRADER))
+from harness import config  # noqa: E402
+
+PY = "/usr/bin/python3"
+
+
+def main():
+    t0 = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix="kit-check-"))
+    extra = sys.argv[1:]  # e.g. --lab 01
+    procs = {}
+    for variant in ("starter", "solution"):
+        out = tmp / f"{variant}.json"
+        cmd = [PY, str(GRADER / "grade.py"), "--quiet", "--json", str(out), "--jobs", "1"] + extra
+        if variant == "solution":
+            cmd.append("--solution")
+        procs[variant] = (subprocess.Popen(cmd, stdout=subprocess.DEVNULL), out)
+    selftest = None
+    if not extra:
+        selftest = subprocess.Popen([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                     str(GRADER / "selftest")], stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True)
+    results = {}
+    for variant, (p, out) in procs.items():
+        p.wait()
+        results[variant] = json.loads(out.read_text())
+
+    defects = []
+    labs = sorted({r["lab"] for v in results.values() for r in v["results"]} |
+                  ({l for l in config.labs()} if not extra else set()))
+    print(f"{'lab':<20} {'tests':>5} {'starter fails':>14} {'solution passes':>16}")
+    for lab in labs:
+        st = [r for r in results["starter"]["results"] if r["lab"] == lab]
+        so = [r for r in results["solution"]["results"] if r["lab"] == lab]
+        st_fail = sum(not r["passed"] for r in st)
+        so_pass = sum(r["passed"] for r in so)
+        print(f"{lab:<20} {len(so):>5} {st_fail:>8}/{len(st):<5} {so_pass:>10}/{len(so):<5}")
+        if not so:
+            defects.append(f"{lab}: no tests")
+        for r in st:
+            if r["passed"]:
+                defects.append(f"{lab}: {r['name']} PASSES on the starter (a test that cannot fail)")
+        for r in so:
+            if not r["passed"]:
+                defects.append(f"{lab}: {r['name']} FAILS on the solution:\n      "
+                               + r["message"].replace("\n", "\n      ")[:1500])
+        for v in ("starter", "solution"):
+            ok, _ = results[v]["build"].get(lab, (True, 0))
+            if not ok and v == "solution":
+                defects.append(f"{lab}: the solution does not build")
+    if selftest:
+        text = selftest.communicate()[0]
+        last = text.strip().splitlines()[-1] if text.strip() else "no output"
+        print(f"harness self-tests: {last}")
+        if selftest.returncode != 0:
+            defects.append("harness self-tests failed:\n" + text[-3000:])
+    for d in defects:
+        print(f"DEFECT {d}")
+    print(f"make check: {'FAILED' if defects else 'passed'} in {time.monotonic() - t0:.1f}s")
+    sys.exit(1 if defects else 0)
+
+
+if __name__ == "__main__":
+    main()

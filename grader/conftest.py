@@ -1,0 +1,93 @@
+"""pytest glue for the kit's grader.
+
+Fixtures:
+  boot            factory: boot(LAB, **params) starts a Machine now; torn down after the test
+  machine_pool    module-scoped: start several machines at once (they boot in parallel),
+                  fetch each by name in the tests that need it; all torn down after the module
+  rng             a random.Random whose seed is recorded with the test's result
+Markers:
+  points(n)       what the test is worth in `make grade`
+"""
+import os
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import Machine  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "points(n): points this test is worth in make grade")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        m = item.get_closest_marker("points")
+        item.user_properties.append(("points", m.args[0] if m else 0))
+        lab = getattr(item.module, "LAB", None)
+        item.user_properties.append(("lab", lab))
+
+
+@pytest.fixture(autouse=True)
+def _lab_built(request):
+    """A lab that failed to build scores zero on every test, with the compiler's output."""
+    lab = getattr(request.module, "LAB", None)
+    failed = os.environ.get("KIT_BUILD_FAILED", "").split(",")
+    if lab and lab in failed:
+        log = Path(os.environ.get("KIT_BUILD_LOGS", "/nonexistent")) / f"{lab}.log"
+        text = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+        pytest.fail(f"build error: lab {lab} does not compile or link.\n{text}", pytrace=False)
+
+
+@pytest.fixture
+def boot():
+    machines = []
+
+    def start(lab, **params):
+        m = Machine(lab, params=params)
+        machines.append(m)
+        return m
+
+    yield start
+    for m in machines:
+        m.close()
+
+
+class MachinePool:
+    """Machines started together at module setup and shared by name."""
+
+    def __init__(self):
+        self.machines = {}
+
+    def start(self, name, lab, **params):
+        self.machines[name] = Machine(lab, params=params)
+        return self.machines[name]
+
+    def __getitem__(self, name):
+        return self.machines[name]
+
+    def __contains__(self, name):
+        return name in self.machines
+
+    def close(self):
+        for m in self.machines.values():
+            m.close()
+
+
+@pytest.fixture(scope="module")
+def machine_pool():
+    pool = MachinePool()
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def rng(request):
+    seed = int(os.environ.get("KIT_SEED", 0)) or random.SystemRandom().getrandbits(32)
+    request.node.user_properties.append(("seed", seed))
+    return random.Random(seed)
+

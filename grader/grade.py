@@ -1,0 +1,178 @@
+#!/usr/bin/python3
+"""Grade the kit's labs: build each lab's kernel, run its tests, print a score table.
+
+    grade.py [--lab LAB]... [--test WORDS] [--solution | --submission DIR]
+             [--gradescope results.json] [--json results.json] [--jobs N] [--quiet]
+
+Exits 0 at full marks, 1 below, 2 on a usage error.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+GRADER = Path(__file__).resolve().parent
+sys.path.insert(0, str(GRADER))
+from harness import config  # noqa: E402
+
+
+def lab_tests(lab):
+    return sorted(GRADER.glob(f"test_{lab[:2]}_*.py"))
+
+
+def resolve_lab(name):
+    labs = config.labs()
+    if name in labs:
+        return name
+    hits = [l for l in labs if l.startswith(name) or l[3:] == name]
+    if len(hits) != 1:
+        sys.exit(f"grade: unknown lab '{name}' (labs: {' '.join(labs)})")
+    return hits[0]
+
+
+def build(lab, variant_args, logs):
+    """make the lab's ISO; return (lab, ok, seconds)."""
+    t = time.monotonic()
+    r = subprocess.run(["make", "-s", "-C", str(config.KIT / "labs" / lab)] + variant_args,
+                       capture_output=True, text=True)
+    (logs / f"{lab}.log").write_text(r.stdout + r.stderr)
+    return lab, r.returncode == 0, time.monotonic() - t
+
+
+class Collector:
+    """pytest plugin: one record per test (works under pytest-xdist too)."""
+
+    def __init__(self):
+        self.results = []
+
+    def pytest_runtest_logreport(self, report):
+        props = dict(report.user_properties)
+        failed_setup = report.when == "setup" and not report.passed
+        if report.when == "call" or failed_setup or (report.when == "teardown" and report.failed):
+            if report.when == "teardown":
+                for r in self.results:
+                    if r["nodeid"] == report.nodeid:
+                        r["passed"] = False
+                        r["message"] = report.longreprtext[-2000:]
+                return
+            msg = ""
+            if not report.passed:
+                msg = getattr(report, "longreprtext", "") or str(report.longrepr)
+                msg = short_message(msg)
+            self.results.append({
+                "nodeid": report.nodeid, "name": report.nodeid.split("::")[-1],
+                "lab": props.get("lab"), "points": props.get("points", 0),
+                "passed": report.passed, "seconds": report.duration, "message": msg,
+                "seed": props.get("seed"),
+            })
+
+
+def short_message(text):
+    """The part of a pytest failure a student needs: the assertion, not the traceback."""
+    lines = text.rstrip().splitlines()
+    err = [i for i, l in enumerate(lines) if l.startswith("E ")]
+    if err:
+        return "\n".join(l[2:].rstrip() if l.startswith("E ") else l for l in lines[err[0]:]
+                         if l.startswith("E ") or not l.strip().startswith(">"))[-2500:]
+    return "\n".join(lines[-25:])
+
+
+def print_table(results, labs, variant, build_info, out):
+    total = earned = 0
+    for lab in labs:
+        rows = [r for r in results if r["lab"] == lab]
+        secs = build_info.get(lab, (True, 0))[1]
+        print(f"\n{lab} ({variant})   build {secs:.1f}s", file=out)
+        lab_total = lab_earned = 0
+        for r in rows:
+            name = r["name"].removeprefix("test_")
+            got = r["points"] if r["passed"] else 0
+            lab_total += r["points"]
+            lab_earned += got
+            verdict = "OK  " if r["passed"] else "FAIL"
+            print(f"  {name:.<52} {verdict} {got:>3}/{r['points']:<3} ({r['seconds']:.1f}s)", file=out)
+            if not r["passed"] and r["message"]:
+                for line in r["message"].splitlines()[:14]:
+                    print(f"      {line}", file=out)
+        if not rows:
+            print("  (no tests)", file=out)
+        print(f"  score {lab_earned}/{lab_total}", file=out)
+        total += lab_total
+        earned += lab_earned
+    print(f"\nTotal: {earned}/{total}", file=out)
+    return earned, total
+
+
+def gradescope(results, path):
+    tests = [{"name": f"{r['lab']}: {r['name']}", "score": r["points"] if r["passed"] else 0,
+              "max_score": r["points"], "output": r["message"] or "passed",
+              "visibility": "visible"} for r in results]
+    Path(path).write_text(json.dumps({"score": sum(t["score"] for t in tests), "tests": tests},
+                                     indent=2))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lab", action="append", default=[])
+    ap.add_argument("--test", default="", help="run only tests whose name contains these words")
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--solution", action="store_true")
+    g.add_argument("--submission")
+    ap.add_argument("--gradescope")
+    ap.add_argument("--json")
+    ap.add_argument("--jobs", type=int, default=0, help="pytest-xdist workers (0: one per lab, at most 2)")
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args()
+
+    labs = [resolve_lab(l) for l in args.lab] or config.labs()
+    variant = "solution" if args.solution else "submission" if args.submission else "starter"
+    make_args = ["SOLUTION=1"] if args.solution else \
+        [f"SUBMISSION={os.path.abspath(args.submission)}"] if args.submission else []
+    os.environ["KIT_VARIANT"] = variant
+    if args.submission:
+        os.environ["KIT_SUBMISSION"] = os.path.abspath(args.submission)
+
+    t0 = time.monotonic()
+    logs = Path(tempfile.mkdtemp(prefix="kit-build-"))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        built = list(pool.map(lambda l: build(l, make_args, logs), labs))
+    build_info = {lab: (ok, secs) for lab, ok, secs in built}
+    os.environ["KIT_BUILD_FAILED"] = ",".join(lab for lab, ok, _ in built if not ok)
+    os.environ["KIT_BUILD_LOGS"] = str(logs)
+
+    files = [str(f) for lab in labs for f in lab_tests(lab)]
+    collector = Collector()
+    if files:
+        import pytest
+        pargs = files + ["-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--tb=short",
+                         "-o", "console_output_style=classic", "--no-header", "-rN"]
+        if args.test:
+            pargs += ["-k", args.test]
+        jobs = args.jobs or min(2, len(set(f.split("/")[-1][5:7] for f in files)))
+        if jobs > 1:
+            pargs += ["-n", str(jobs), "--dist", "loadfile"]
+        out = sys.stdout if not args.quiet else open(os.devnull, "w")
+        saved = sys.stdout
+        sys.stdout = open(os.devnull, "w")  # pytest's own progress dots: the table says it all
+        try:
+            pytest.main(pargs, plugins=[collector])
+        finally:
+            sys.stdout = saved
+    out = open(os.devnull, "w") if args.quiet else sys.stdout
+    earned, total = print_table(collector.results, labs, variant, build_info, out)
+    print(f"({time.monotonic() - t0:.1f}s)", file=out)
+    if args.gradescope:
+        gradescope(collector.results, args.gradescope)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"variant": variant, "results": collector.results,
+                                               "build": build_info}, indent=1))
+    sys.exit(0 if total and earned == total else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""The harness gives every kind of broken kernel a clear verdict in bounded
+time, reads QEMU's view of the machine, and leaves no QEMU behind."""
+import os
+import random
+import re
+import time
+
+import pytest
+
+from harness import KernelError, Machine
+
+
+def gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    # a zombie is reaped by pexpect's close; anything else is still running
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split()[2] == "Z"
+
+
+@pytest.fixture
+def smoke(smoke_iso):
+    started = []
+
+    def start(timeout=20, **params):
+        m = Machine("smoke", params=params, iso=smoke_iso, timeout=timeout)
+        started.append(m)
+        return m
+
+    yield start
+    for m in started:
+        m.close()
+        assert gone(m.child.pid), "QEMU outlived its test"
+
+
+def test_monitor_round_trip(smoke):
+    """A command typed at the prompt runs and its output comes back."""
+    m = smoke()
+    m.wait_prompt()
+    words = " ".join(f"w{random.getrandbits(32):x}" for _ in range(4))
+    assert m.command(f"echo {words}").strip() == words
+
+
+def test_params_reach_kernel(smoke):
+    """fw_cfg parameters chosen per boot reach the kernel without rebuilding the ISO."""
+    seed = random.getrandbits(40)
+    m = smoke(seed=seed, test="params_reach_kernel")
+    m.wait_prompt()
+    out = m.command("params")
+    assert f"seed={seed:#x}" in out and "test=params_reach_kernel" in out
+
+
+def test_cr3_checked_against_qemu(smoke):
+    """The kernel's CR3 equals QEMU's, and QEMU sees the core's page tables."""
+    m = smoke()
+    m.wait_prompt()
+    printed = int(re.search(r"cr3 (0x[0-9a-f]+)", m.command("cr3")).group(1), 16)
+    r = m.regs()
+    assert printed == r.cr3
+    assert r.seg["CS"].selector == 0x08 and r.seg["CS"].l == 1 and r.seg["CS"].dpl == 0
+    assert m.gva2gpa(0xFFFFFFFF80201000) == 0x201000
+    assert m.gva2gpa(0) is None, "page 0 must stay unmapped"
+
+
+def test_fault_recorded_by_qemu(smoke):
+    """A page fault is reported by the core and recorded by QEMU with the same CR2."""
+    m = smoke()
+    m.wait_prompt()
+    out = m.command_fatal("misbehave fault")
+    assert "EXCEPTION 14" in out
+    pf = [e for e in m.exceptions() if e.vector == 14]
+    assert pf and pf[0].cr2 == 0xDEADBEAF and pf[0].error == 0x2
+    assert m.regs().cr2 == 0xDEADBEAF
+
+
+@pytest.mark.parametrize("how,verdict", [
+    ("hang", "hang"), ("triple", "triple-fault"), ("flood", "flood"),
+    ("reboot", "reboot"), ("panic", "panic"),
+])
+def test_bad_kernel_verdict(smoke, how, verdict):
+    """Each way a kernel goes wrong gets its own verdict within the timeout's bound."""
+    timeout = 3
+    m = smoke(timeout=timeout, misbehave=how)
+    t = time.monotonic()
+    with pytest.raises(KernelError) as e:
+        m.wait_prompt()
+    assert e.value.verdict == verdict, str(e.value)
+    assert time.monotonic() - t < timeout + 2
+    if verdict == "triple-fault":
+        assert "#UD" in str(e.value) and "#DF" in str(e.value), "the exception chain is shown"
+    if verdict == "flood":
+        assert len(m.raw) < (1 << 20), "the harness stops reading a flood"
+
+
+def test_exit_code_is_not_success(smoke):
+    """A kernel that leaves QEMU with the success code gets no credit, just a verdict."""
+    m = smoke()
+    m.wait_prompt()
+    m.send("exit 0")
+    with pytest.raises(KernelError) as e:
+        m.expect("never printed", timeout=5)
+    assert e.value.verdict == "exited"
+
+
+def test_machines_in_parallel_do_not_collide(smoke):
+    """Machines started together have private sockets and logs."""
+    ms = [smoke(seed=i + 1) for i in range(3)]
+    for i, m in enumerate(ms):
+        m.wait_prompt()
+        assert f"seed={i + 1:#x}" in m.command("params")
+    assert len({m.monitor_path for m in ms}) == 3
+    assert len({m.regs().cr3 for m in ms}) == 1
