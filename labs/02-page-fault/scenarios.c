@@ -48,7 +48,7 @@ PROBE u64 overflow_recurse(u64 depth)
     volatile u8 frame[OVERFLOW_FRAME];
     frame[0] = (u8)depth;
     if (depth > OVERFLOW_DEPTH_MAX)
-        panic("overflow_recurse: %lu frames and no fault below the stack", depth);
+        return depth; /* no fault: cmd_fault says so */
     return overflow_recurse(depth + 1) + frame[0];
 }
 
