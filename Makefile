@@ -1,0 +1,86 @@
+# Memory-protection kernel labs: entry points.
+#
+#   make grade [LAB=..] [TEST=..]    build and grade your labs (all labs without LAB)
+#   make check                       the kit's self-check: every test fails on the
+#                                    starter and passes on the solution (+ harness tests)
+#   make qemu LAB=..                 run a lab kernel, serial on this terminal (Ctrl-A X quits)
+#   make qemu-gdb LAB=..             the same, stopped, waiting for gdb on a private socket
+#   make gdb LAB=..                  attach gdb (kernel symbols, 64-bit) to that socket
+#   make build LAB=..                build the lab's ISO only
+#   make setup                       install the Debian packages the kit needs
+#   make clean                       remove build/
+#
+# Variables:
+#   LAB=01 | LAB=01-segmentation     which lab (a number or the folder name in labs/)
+#   TEST=words                       make grade: only tests whose names contain these words
+#   SOLUTION=1                       use solutions/<lab> instead of starter/<lab> (instructors)
+#   SUBMISSION=dir                   use a submission folder's starter/ files
+#   PARAMS="seed=5 physoff=..."      make qemu: per-boot parameters (as the grader passes them)
+#   V=1                              show full build commands
+
+KIT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+PY := /usr/bin/python3
+PACKAGES := qemu-system-x86 grub-pc-bin grub-common xorriso mtools gdb binutils gcc make \
+	python3-pytest python3-pexpect python3-pytest-xdist
+
+LABS := $(notdir $(wildcard $(KIT)/labs/[0-9][0-9]-*))
+LAB_NAME := $(if $(LAB),$(firstword $(filter $(LAB) $(LAB)-%,$(LABS))),)
+VARIANT := $(if $(SOLUTION),solution,$(if $(SUBMISSION),submission,starter))
+LAB_BUILD := $(KIT)/build/$(LAB_NAME)/$(VARIANT)
+MAKE_VARS := $(if $(SOLUTION),SOLUTION=1) $(if $(SUBMISSION),SUBMISSION=$(abspath $(SUBMISSION))) $(if $(V),V=$(V))
+GDB_SOCK := $(or $(TMPDIR),/tmp)/kit-$(shell id -u)/$(LAB_NAME)-$(VARIANT).gdb.sock
+QEMU_ARGS := -M q35,smm=off -cpu qemu64,+pdpe1gb -m 128M -display none -no-reboot \
+	-serial mon:stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+	$(if $(PARAMS),-fw_cfg name=opt/kit/params$(,)string="$(PARAMS)")
+, := ,
+
+.PHONY: help setup need grade check qemu qemu-gdb gdb build clean lab-required bench
+help:
+	@sed -n '1,/^$$/p' $(KIT)/Makefile | sed 's/^# \{0,1\}//'
+
+# Check the packages; install them when root, else say exactly what to run.
+setup:
+	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "setup: all packages present"; exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "setup: missing packages:$$(echo $$missing)"; \
+		echo "setup: run:  sudo apt-get install -y $$(echo $$missing)"; exit 1; fi; \
+	echo "setup: installing$$(echo $$missing)"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get install -y -q $$missing >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null; }
+
+need:
+	@command -v qemu-system-x86_64 >/dev/null && command -v grub-mkrescue >/dev/null && \
+	$(PY) -c 'import pytest, pexpect' 2>/dev/null || $(MAKE) -s setup
+
+lab-required:
+	@test -n "$(LAB_NAME)" || { echo "Say which lab: LAB=<one of: $(LABS)>"; exit 2; }
+
+grade: need
+	@$(PY) $(KIT)/grader/grade.py $(if $(LAB),--lab $(LAB)) $(if $(TEST),--test "$(TEST)") \
+		$(if $(SOLUTION),--solution) $(if $(SUBMISSION),--submission $(SUBMISSION)) \
+		$(if $(GRADESCOPE),--gradescope $(GRADESCOPE))
+
+check: need
+	@$(PY) $(KIT)/grader/check.py
+
+build: lab-required
+	@$(MAKE) -s -C $(KIT)/labs/$(LAB_NAME) $(MAKE_VARS)
+	@cp $(LAB_BUILD)/compile_commands.json $(KIT)/compile_commands.json
+
+qemu: build
+	@echo "kit: serial on this terminal; Ctrl-A X quits, Ctrl-A C toggles QEMU's monitor"
+	qemu-system-x86_64 $(QEMU_ARGS) -cdrom $(LAB_BUILD)/kernel.iso
+
+qemu-gdb: build
+	@mkdir -p $(dir $(GDB_SOCK)) && rm -f $(GDB_SOCK)
+	@echo "kit: waiting for gdb on $(GDB_SOCK): run 'make gdb LAB=$(LAB)$(if $(SOLUTION), SOLUTION=1)' in another terminal"
+	qemu-system-x86_64 $(QEMU_ARGS) -cdrom $(LAB_BUILD)/kernel.iso -gdb unix:$(GDB_SOCK),server=on,wait=off -S
+
+gdb: lab-required
+	gdb -q -nx -ex 'set architecture i386:x86-64' -ex 'file $(LAB_BUILD)/kernel.elf' \
+		$(if $(wildcard $(KIT)/grader/gdb/kit.py),-x $(KIT)/grader/gdb/kit.py) \
+		-ex 'target remote $(GDB_SOCK)'
+
+clean:
+	rm -rf $(KIT)/build $(KIT)/compile_commands.json
