@@ -16,7 +16,7 @@
 
 .DEFAULT_GOAL := all
 KIT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
-LAB ?= $(notdir $(CURDIR))
+override LAB := $(notdir $(CURDIR))
 SUBMISSION ?=
 STUDENT_ROOT := $(if $(SUBMISSION),$(abspath $(SUBMISSION)),$(KIT))
 VARIANT := $(if $(SOLUTION),solution,$(if $(SUBMISSION),submission,starter))
