@@ -1,0 +1,2 @@
+/* probes (todo) */
+    .section .note.GNU-stack, "", @progbits
