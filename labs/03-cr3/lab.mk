@@ -9,4 +9,4 @@ LAB_STUDENT_SRCS := cr3.c \
 	ptdump.c \
 	recursive.c
 # Earlier labs whose student files are linked (see the handout).
-LAB_DEPS :=
+LAB_DEPS := 01-segmentation 02-page-fault
