@@ -15,6 +15,7 @@
 #   V=1               show full commands
 
 .DEFAULT_GOAL := all
+MAKEFLAGS += --jobs=$(shell nproc)
 KIT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
 override LAB := $(notdir $(CURDIR))
 SUBMISSION ?=
@@ -60,20 +61,23 @@ CORE_SRCS := $(wildcard $(KIT)/labs/kernel/*.S) $(wildcard $(KIT)/labs/kernel/*.
 ALL_LABS := $(DEPS.$(LAB)) $(LAB)
 INCLUDES := -I$(KIT)/labs/kernel/include $(foreach l,$(ALL_LABS),-I$(KIT)/labs/$(l)/include -I$(call student_dir,$(l)))
 
-# Each object lives under $(BUILD)/obj/<group>/, one group per source folder.
+# Each object lives under $(BUILD)/obj/<group>/, one group per source folder;
+# the core's objects are shared by every snapshot under build/core/. Objects are
+# written to a temporary name and renamed, so parallel builds never see half a file.
+CORE_BUILD := $(KIT)/build/core
 OBJS :=
 define compile
 $(2): $(1) $(MAKEFILE_LIST)
 	@mkdir -p $$(@D)
-	$$(call say,CC,$$(patsubst $(KIT)/%,%,$$<))$$(CC) $$(CFLAGS) $$(INCLUDES) -DLAB_NAME='"$(LAB)"' -MMD -MP -c $$< -o $$@
+	$$(call say,CC,$$(patsubst $(KIT)/%,%,$$<))$$(CC) $$(CFLAGS) $(3) -MMD -MP -MF $$@.d.$$$$$$$$ -MT $$@ -c $$< -o $$@.$$$$$$$$ && mv -f $$@.d.$$$$$$$$ $$(@:.o=.d) && mv -f $$@.$$$$$$$$ $$@
 OBJS += $(2)
-COMPILE_DB += {"directory": "$(KIT)", "file": "$(1)", "command": "$(CC) $(CFLAGS) $(INCLUDES) -c $(1)"},
+COMPILE_DB += {"directory": "$(KIT)", "file": "$(1)", "command": "$(CC) $(CFLAGS) $(3) -c $(1)"},
 endef
-add_sources = $(foreach s,$(2),$(eval $(call compile,$(s),$(BUILD)/obj/$(1)/$(basename $(notdir $(s))).o)))
+add_sources = $(foreach s,$(3),$(eval $(call compile,$(s),$(2)/$(basename $(notdir $(s))).o,$(1))))
 
-$(call add_sources,core,$(CORE_SRCS))
-$(call add_sources,lab,$(addprefix $(KIT)/labs/$(LAB)/,$(KIT_SRCS.$(LAB))))
-$(foreach l,$(ALL_LABS),$(call add_sources,student-$(l),$(addprefix $(call student_dir,$(l))/,$(STUDENT_SRCS.$(l)))))
+$(call add_sources,-I$(KIT)/labs/kernel/include,$(CORE_BUILD)/obj,$(CORE_SRCS))
+$(call add_sources,$(INCLUDES),$(BUILD)/obj/lab,$(addprefix $(KIT)/labs/$(LAB)/,$(KIT_SRCS.$(LAB))))
+$(foreach l,$(ALL_LABS),$(call add_sources,$(INCLUDES),$(BUILD)/obj/student-$(l),$(addprefix $(call student_dir,$(l))/,$(STUDENT_SRCS.$(l)))))
 
 # ---- outputs ------------------------------------------------------------------
 ELF := $(BUILD)/kernel.elf
