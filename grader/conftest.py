@@ -1,7 +1,9 @@
 """pytest glue for the kit's grader.
 
 Fixtures:
-  boot            factory: boot(LAB, **params) starts a Machine now; torn down after the test
+  boot            factory: boot(LAB, **params) starts a Machine now; torn down after the test.
+                  Machines boot through QEMU's -kernel (PVH, ~0.1 s) unless via="grub":
+                  let each lab's shared boot go through GRUB, as students run it.
   machine_pool    module-scoped: start several machines at once (they boot in parallel),
                   fetch each by name in the tests that need it; all torn down after the module
   rng             a random.Random whose seed is recorded with the test's result
@@ -47,8 +49,8 @@ def _lab_built(request):
 def boot():
     machines = []
 
-    def start(lab, **params):
-        m = Machine(lab, params=params)
+    def start(lab, via="pvh", **params):
+        m = Machine(lab, params=params, via=via)
         machines.append(m)
         return m
 
@@ -63,8 +65,8 @@ class MachinePool:
     def __init__(self):
         self.machines = {}
 
-    def start(self, name, lab, **params):
-        self.machines[name] = Machine(lab, params=params)
+    def start(self, name, lab, via="pvh", **params):
+        self.machines[name] = Machine(lab, params=params, via=via)
         return self.machines[name]
 
     def __getitem__(self, name):

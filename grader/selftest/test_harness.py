@@ -24,8 +24,8 @@ def gone(pid):
 def smoke(smoke_iso):
     started = []
 
-    def start(timeout=20, **params):
-        m = Machine("smoke", params=params, iso=smoke_iso, timeout=timeout)
+    def start(timeout=20, via="pvh", **params):
+        m = Machine("smoke", params=params, iso=smoke_iso, timeout=timeout, via=via)
         started.append(m)
         return m
 
@@ -35,9 +35,10 @@ def smoke(smoke_iso):
         assert gone(m.child.pid), "QEMU outlived its test"
 
 
-def test_monitor_round_trip(smoke):
-    """A command typed at the prompt runs and its output comes back."""
-    m = smoke()
+@pytest.mark.parametrize("via", ["grub", "pvh"])
+def test_monitor_round_trip(smoke, via):
+    """A command typed at the prompt runs and its output comes back, through either boot path."""
+    m = smoke(via=via)
     m.wait_prompt()
     words = " ".join(f"w{random.getrandbits(32):x}" for _ in range(4))
     assert m.command(f"echo {words}").strip() == words

