@@ -9,6 +9,8 @@
 #   make build LAB=..                build the lab's ISO only
 #   make setup                       install the Debian packages the kit needs
 #   make clean                       remove build/
+#   make grade-class SUBMISSIONS=dir grade a folder of submissions (gradebook CSV/JSON)
+#   make gradescope                  build the Gradescope autograder zip
 #
 # Variables:
 #   LAB=01 | LAB=01-segmentation     which lab (a number or the folder name in labs/)
@@ -84,3 +86,14 @@ gdb: lab-required
 
 clean:
 	rm -rf $(KIT)/build $(KIT)/compile_commands.json
+
+# ---- instructors: a class at once, Gradescope ----------------------------------
+#   make grade-class SUBMISSIONS=dir [LAB=..] [OUT=dir]   grade every submission in dir
+#   make gradescope                                      build build/gradescope.zip
+.PHONY: grade-class gradescope
+grade-class: need
+	@test -n "$(SUBMISSIONS)" || { echo "Say where: SUBMISSIONS=<folder of submissions>"; exit 2; }
+	@$(PY) $(KIT)/grader/batch.py $(SUBMISSIONS) $(if $(LAB),--lab $(LAB)) $(if $(OUT),--out $(OUT))
+
+gradescope:
+	@$(PY) $(KIT)/grader/gradescope/build.py --out $(KIT)/build/gradescope.zip
