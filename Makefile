@@ -26,7 +26,7 @@ PACKAGES := qemu-system-x86 grub-pc-bin grub-common xorriso mtools gdb binutils 
 	python3-pytest python3-pexpect python3-pytest-xdist
 
 LABS := $(notdir $(wildcard $(KIT)/labs/[0-9][0-9]-*))
-LAB_NAME := $(if $(LAB),$(firstword $(filter $(LAB) $(LAB)-%,$(LABS))),)
+LAB_NAME := $(if $(LAB),$(firstword $(filter $(LAB) $(LAB)-%,$(LABS) smoke)),)
 VARIANT := $(if $(SOLUTION),solution,$(if $(SUBMISSION),submission,starter))
 LAB_BUILD := $(KIT)/build/$(LAB_NAME)/$(VARIANT)
 MAKE_VARS := $(if $(SOLUTION),SOLUTION=1) $(if $(SUBMISSION),SUBMISSION=$(abspath $(SUBMISSION))) $(if $(V),V=$(V))

@@ -86,17 +86,20 @@ ISO := $(BUILD)/kernel.iso
 all: $(ISO) $(BUILD)/compile_commands.json
 .PHONY: all clean print-%
 
+# Link and ISO steps also write under a temporary name and rename, so two
+# `make grade` runs in one checkout never read each other's half-written files.
 $(ELF): $(OBJS) $(KIT)/labs/kernel/linker.ld
-	$(call say,LD,$(patsubst $(KIT)/%,%,$@))$(LD) $(LDFLAGS) -T $(KIT)/labs/kernel/linker.ld -o $@ $(OBJS)
+	$(call say,LD,$(patsubst $(KIT)/%,%,$@))$(LD) $(LDFLAGS) -T $(KIT)/labs/kernel/linker.ld -o $@.$$$$ $(OBJS) && mv -f $@.$$$$ $@
 
 $(ISO): $(ELF) $(KIT)/labs/kernel/grub.cfg
-	@mkdir -p $(BUILD)/iso/boot/grub
-	$(Q)sed 's/@LAB@/$(LAB)/g' $(KIT)/labs/kernel/grub.cfg > $(BUILD)/iso/boot/grub/grub.cfg
-	$(Q)cp $(ELF) $(BUILD)/iso/boot/kernel.elf
-	$(call say,ISO,$(patsubst $(KIT)/%,%,$@))grub-mkrescue -d /usr/lib/grub/i386-pc \
-		--install-modules="multiboot2 normal" --locales= --fonts= --themes= \
-		-o $@ $(BUILD)/iso >$(BUILD)/grub-mkrescue.log 2>&1 \
-		|| { cat $(BUILD)/grub-mkrescue.log; exit 1; }
+	$(call say,ISO,$(patsubst $(KIT)/%,%,$@))set -e; stage=$(BUILD)/iso.$$$$; \
+	mkdir -p $$stage/boot/grub; \
+	sed 's/@LAB@/$(LAB)/g' $(KIT)/labs/kernel/grub.cfg > $$stage/boot/grub/grub.cfg; \
+	cp $(ELF) $$stage/boot/kernel.elf; \
+	grub-mkrescue -d /usr/lib/grub/i386-pc --install-modules="multiboot2 normal" \
+		--locales= --fonts= --themes= -o $@.$$$$ $$stage >$$stage.log 2>&1 \
+		|| { cat $$stage.log; rm -rf $$stage $$stage.log; exit 1; }; \
+	rm -rf $$stage $$stage.log; mv -f $@.$$$$ $@
 
 # For editors (clangd): the exact flags of every file of this snapshot.
 $(BUILD)/compile_commands.json: $(MAKEFILE_LIST)

@@ -113,3 +113,19 @@ def test_machines_in_parallel_do_not_collide(smoke):
         assert f"seed={i + 1:#x}" in m.command("params")
     assert len({m.monitor_path for m in ms}) == 3
     assert len({m.regs().cr3 for m in ms}) == 1
+
+
+def test_kprintf_formats_like_c(smoke):
+    """kprintf's conversions, widths and padding agree with C's printf for random values."""
+    m = smoke()
+    m.wait_prompt()
+    for v in [0, 1, 0xFFFFFFFF, 0x8000000000000000, random.getrandbits(64), random.getrandbits(31)]:
+        i32 = v & 0xFFFFFFFF
+        i32 = i32 - (1 << 32) if i32 & (1 << 31) else i32
+        i64 = v - (1 << 64) if v & (1 << 63) else v
+        u32 = v & 0xFFFFFFFF
+        expect = (f"d={i32} u={u32} x={u32:x} lx={v:x} ld={i64} p=0x{v:016x} 08x={u32:08x} "
+                  f"5d={int(v % 100000):5d} 016lx={v:016x} s={hex(v) if v > 9 else str(v)} "
+                  f"c={chr(65 + v % 26)} -6s=ab    |")
+        arg = hex(v) if v > 9 else str(v)
+        assert m.command(f"fmt {arg}").strip() == expect

@@ -86,3 +86,17 @@ static int cmd_echo(int argc, char **argv)
     return 0;
 }
 MONITOR_COMMAND(echo, "echo WORDS...        print the words back", cmd_echo);
+
+/* fmt N: N printed through every kprintf conversion, for the harness to
+ * compare with its own formatting. */
+static int cmd_fmt(int argc, char **argv)
+{
+    u64 v;
+    if (!monitor_arg_u64(argc, argv, 1, &v))
+        return 1;
+    kprintf("d=%d u=%u x=%x lx=%lx ld=%ld p=%p 08x=%08x 5d=%5d 016lx=%016lx s=%s c=%c -6s=%-6s|\n",
+            (int)v, (unsigned)v, (unsigned)v, v, (i64)v, (void *)v, (unsigned)v, (int)(v % 100000),
+            v, argv[1], 'A' + (int)(v % 26), "ab");
+    return 0;
+}
+MONITOR_COMMAND(fmt, "fmt N                print N in every kprintf format", cmd_fmt);
