@@ -161,10 +161,11 @@ class Machine:
             raise KernelError("stopped", "the kernel stopped unexpectedly"
                               + (f" after an exception: {rep.group(0)}" if rep else "") + ".", self)
 
-    def expect(self, pattern, timeout=COMMAND_TIMEOUT, allow_stop=False, what=None):
-        """Wait for regex `pattern` in output not yet consumed; return the match."""
+    def expect(self, pattern, timeout=COMMAND_TIMEOUT, allow_stop=False, what=None, since=None):
+        """Wait for regex `pattern` in output not yet consumed; return the match.
+        The timeout counts from `since` (a time.monotonic() value) or from now."""
         regex = re.compile(pattern) if isinstance(pattern, str) else pattern
-        deadline = time.monotonic() + timeout
+        deadline = (since or time.monotonic()) + timeout
         size_at_start = len(self.raw)
         while True:
             text = self.text
@@ -187,9 +188,12 @@ class Machine:
                 continue
 
     def wait_prompt(self, timeout=None):
-        """Wait for the first `lab> ` prompt; return what the kernel printed before it."""
+        """Wait for the first `lab> ` prompt; return what the kernel printed before it.
+        The boot timeout counts from QEMU's start, so machines started together
+        that all hang are all judged within one timeout."""
         start = self.pos
-        m = self.expect(re.escape(PROMPT), timeout or self.boot_timeout, what="the `lab> ` prompt")
+        m = self.expect(re.escape(PROMPT), timeout or self.boot_timeout, what="the `lab> ` prompt",
+                        since=self.started)
         return self.text[start:m.start()]
 
     def send(self, line):
@@ -218,7 +222,7 @@ class Machine:
         """Wait until the kernel stops on its own (a fatal event during boot)."""
         start = self.pos
         m = self.expect(re.escape(STOPPED), timeout or self.boot_timeout, allow_stop=True,
-                        what=f"`{STOPPED}`")
+                        what=f"`{STOPPED}`", since=self.started)
         return self.text[start:m.start()]
 
     def wait_exit(self, timeout=None):
