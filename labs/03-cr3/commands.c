@@ -80,8 +80,7 @@ static int cmd_recursive(int argc, char **argv)
         return 1;
     }
     recursive_install((unsigned)slot);
-    kprintf("recursive slot %d pml4 at 0x%lx\n", recursive_slot(),
-            (vaddr_t)recursive_table(0, PT_LEVEL_PML4));
+    kprintf("recursive slot %d\n", recursive_slot());
     return 0;
 }
 MONITOR_COMMAND(recursive, "recursive SLOT       install the recursive entry PML4[SLOT]", cmd_recursive);

@@ -1,0 +1,369 @@
+"""Lab 3: CR3, the physical-memory offset mapping, entries, ptdump, recursion.
+
+Every boot gets a random physical offset (physoff=), random CR3 cache bits
+(cr3bits=) and fixture mappings at random addresses (fix0..fix3=), so no
+output can be memorised. The kernel's lines are compared with QEMU's registers,
+QEMU's `info mem` and gva2gpa, and the grader's own walk of the tables read
+from physical memory (models/cr3.py, harness/paging.py).
+
+Boots, started together: "main" (shared by the non-fatal checks, the most
+demanding last), "cr3", "rec" (the recursive entry, which changes the address
+space), and one per fatal check.
+
+Commands of one check are typed in one go (run_commands): the serial port
+answers each separately typed line only after ~50 ms.
+"""
+import re
+
+import pytest
+
+from harness import KernelError, config, paging, symbols
+from models import cr3 as model
+
+LAB = "03-cr3"
+P2V_SAMPLES = 4
+WALK_RANDOM = 3
+
+
+class Layout:
+    """What the grader chose for one boot: its parameters and free slots."""
+
+    def __init__(self, rng):
+        self.used = set(model.RESERVED_SLOTS)
+        self.physoff = model.random_physoff(rng)
+        self.used.add(model.slot(self.physoff))
+        self.fixtures = model.random_fixtures(rng, self.used)
+        self.cr3bits = rng.choice([model.paging.PWT, model.paging.PCD, model.CR3_FLAGS])
+        self.params = dict(seed=rng.getrandbits(32), physoff=self.physoff, cr3bits=self.cr3bits,
+                           **{f.name: f.param() for f in self.fixtures})
+
+
+class Boots:
+    def __init__(self, pool):
+        self.pool = pool
+        self.rng = config.new_rng(LAB)
+        self.seed = self.rng.seed_value
+        self.layouts = {}
+        for name in ("main", "cr3", "rec", "slot_in_use", "p2v_beyond"):
+            self.layouts[name] = Layout(self.rng)
+            pool.start(name, LAB, **self.layouts[name].params)
+        self.cache = {}
+
+    def ready(self, name):
+        """The machine `name` at its first prompt (waited for once)."""
+        m = self.pool[name]
+        if not getattr(m, "prompt_seen", False):
+            m.wait_prompt()
+            m.prompt_seen = True
+        return m
+
+    def once(self, key, fn):
+        """Run fn() once per module (a stage several tests share); re-raise its failure."""
+        if key not in self.cache:
+            try:
+                self.cache[key] = (True, fn())
+            except AssertionError as e:
+                self.cache[key] = (False, e)
+        ok, value = self.cache[key]
+        if not ok:
+            raise value
+        return value
+
+    def why(self, name):
+        lay = self.layouts[name]
+        return f"(seed {self.seed}, physoff 0x{lay.physoff:x})"
+
+
+@pytest.fixture(scope="module")
+def boots(machine_pool):
+    return Boots(machine_pool)
+
+
+def run_commands(m, lines):
+    """Type all lines at once; return what each printed (without its echo)."""
+    m.send("\r".join(lines))
+    outs = []
+    for line in lines:
+        start = m.pos
+        end = m.expect(re.escape("lab> "), what=f"the prompt after `{line}`")
+        first, _, rest = m.text[start:end.start()].partition("\n")
+        outs.append(rest if first.strip() == line.strip() else first + "\n" + rest)
+    return outs
+
+
+def cr3_of(m):
+    return m.regs().cr3
+
+
+def elf_symbol(name):
+    return symbols.load(str(config.kernel_elf(LAB))).addr(name)
+
+
+def check_chain(m, printed, va, read_u64, cr3, where):
+    """Compare `walk` lines for va with the grader's walk of physical memory."""
+    expect = paging.walk(read_u64, cr3, va).steps
+    got = [(lvl, t, i, raw) for lvl, t, i, raw, _ in printed]
+    assert len(got) == len(expect), (
+        f"walk 0x{va:x} printed {len(got)} levels, the tables have {len(expect)} "
+        f"(a walk stops after a leaf or a non-present entry) {where}")
+    for (lvl, t, i, raw, text), (elvl, et, ei, eraw) in zip(printed, expect):
+        name = model.paging.LEVEL_NAMES[elvl]
+        assert (lvl, t, i) == (elvl, et, ei), (
+            f"walk 0x{va:x}: printed {model.paging.LEVEL_NAMES.get(lvl, lvl)} table 0x{t:x}[{i}], "
+            f"the walk reads {name} table 0x{et:x}[{ei}] {where}")
+        assert model.same_entry(raw, eraw), (
+            f"walk 0x{va:x}: {name}[{ei}] printed 0x{raw:016x}, physical memory holds "
+            f"0x{eraw:016x} {where}")
+        assert text == model.decode(raw, lvl), (
+            f"walk 0x{va:x}: {name} entry 0x{raw:016x} printed as '{text}', "
+            f"expected '{model.decode(raw, lvl)}' {where}")
+
+
+# ---- CR3 and phys_to_virt ---------------------------------------------------------
+
+@pytest.mark.points(4)
+def test_cr3_matches_qemu(boots):
+    """The PML4 address and PWT/PCD bits printed by `cr3` equal QEMU's CR3."""
+    m = boots.ready("cr3")
+    got = model.parse_cr3(m.command("cr3"))
+    cr3 = cr3_of(m)
+    assert got, "`cr3` printed no 'cr3 pml4 0x... flags 0x...' line"
+    assert got[0] == cr3 & paging.ADDR_MASK, (
+        f"cr3_pml4() = 0x{got[0]:x}, but QEMU's CR3 is 0x{cr3:x}: keep bits 12..51 only "
+        f"{boots.why('cr3')}")
+    assert got[1] == cr3 & model.CR3_FLAGS, (
+        f"cr3_flags() = 0x{got[1]:x}, but CR3 0x{cr3:x} has PWT/PCD 0x{cr3 & model.CR3_FLAGS:x} "
+        f"{boots.why('cr3')}")
+
+
+@pytest.mark.points(5)
+def test_phys_to_virt_matches_gva2gpa(boots):
+    """phys_to_virt gives physoff + pa, which QEMU translates back to pa, and reads pa's bytes."""
+    m = boots.ready("main")
+    off = boots.layouts["main"].physoff
+    pas = [boots.rng.randrange(4 << 20, 120 << 20, 8) for _ in range(P2V_SAMPLES)]
+    got = {}
+    for out in run_commands(m, [f"p2v 0x{pa:x}" for pa in pas]):
+        got.update(model.parse_p2v(out))
+    for pa in pas:
+        assert pa in got, f"`p2v 0x{pa:x}` printed no 'p2v PA VA VALUE' line"
+        va, value = got[pa]
+        assert va == off + pa, (
+            f"phys_to_virt(0x{pa:x}) = 0x{va:x}; this boot maps physical memory at "
+            f"0x{off:x}, so expected 0x{off + pa:x} {boots.why('main')}")
+        assert m.gva2gpa(va) == pa, f"QEMU translates 0x{va:x} to {m.gva2gpa(va)}, not 0x{pa:x}"
+        real = int.from_bytes(m.read_phys(pa, 8), "little")
+        assert value == real, f"read 0x{value:x} through 0x{va:x}, physical 0x{pa:x} holds 0x{real:x}"
+
+
+@pytest.mark.points(3)
+def test_phys_to_virt_panics_beyond_mapping(boots):
+    """phys_to_virt of an address past the physical-memory mapping panics instead of faulting."""
+    m = boots.ready("p2v_beyond")
+    pa = boots.rng.randrange(1 << 30, 4 << 30, 8)
+    out = m.command_fatal(f"p2v 0x{pa:x}")
+    faults = [e for e in m.exceptions() if e.vector == 14]
+    assert not faults, (f"p2v 0x{pa:x} page-faulted at 0x{faults[0].cr2:x}: phys_to_virt must "
+                        "check that pa lies inside the mapping and panic")
+    assert "PANIC" in out and "phys_to_virt" in out, (
+        f"p2v 0x{pa:x} (beyond 128 MiB) should end in a panic from phys_to_virt; printed: {out.strip()[-300:]}")
+
+
+# ---- entries -----------------------------------------------------------------------
+
+@pytest.mark.points(5)
+def test_pml4_entries_match_memory(boots):
+    """`pml4` lists exactly the present PML4 entries, as stored and decoded by the grader."""
+    m = boots.ready("main")
+    got = model.parse_pml4(m.command("pml4"))
+    read_u64 = m.phys_reader()
+    table = cr3_of(m) & paging.ADDR_MASK
+    real = {i: read_u64(table + 8 * i) for i in range(model.PT_ENTRIES)}
+    present = sorted(i for i, e in real.items() if e & paging.P)
+    assert sorted(got) == present, (
+        f"`pml4` listed entries {sorted(got)}; the PML4 at 0x{table:x} has {present} present "
+        f"{boots.why('main')}")
+    for i in present:
+        raw, text = got[i]
+        assert model.same_entry(raw, real[i]), (
+            f"pml4[{i}] printed 0x{raw:016x}, physical memory holds 0x{real[i]:016x}")
+        assert text == model.decode(raw, 4), (
+            f"pml4[{i}] = 0x{raw:016x} printed as '{text}', expected '{model.decode(raw, 4)}'")
+
+
+@pytest.mark.points(6)
+def test_walk_chains_match_grader_walk(boots):
+    """`walk VA` prints the chain of entries the grader's walk reads, for mapped and unmapped VAs."""
+    m = boots.ready("main")
+    lay, rng = boots.layouts["main"], boots.rng
+    vas = [f.va + rng.randrange(0, f.size, 8) for f in lay.fixtures]
+    vas += [elf_symbol("lab_main"), elf_symbol("kernel_pml4"), elf_symbol("kstack_guard"),
+            lay.physoff + rng.randrange(0, 120 << 20, 8), rng.randrange(0x1000, 0x200000, 8),
+            rng.randrange(1 << 30, 1 << 39, 8),  # PML4[0] present, its PDPT entry not
+            model.make_va(model.free_slot(rng, set(lay.used)), rng.randrange(0, 1 << 39, 8))]
+    read_u64, cr3 = m.phys_reader(), cr3_of(m)
+    outs = run_commands(m, [f"walk 0x{va:x}" for va in vas])
+    for va, out in zip(vas, outs):
+        printed = model.parse_walk(out)
+        check_chain(m, printed, va, read_u64, cr3, boots.why("main"))
+
+
+# ---- ptdump --------------------------------------------------------------------------
+
+def ptdump(boots):
+    m = boots.ready("main")
+    return boots.once("ptdump", lambda: model.parse_ptdump(m.command("ptdump")))
+
+
+@pytest.mark.points(6)
+def test_ptdump_matches_info_mem(boots):
+    """ptdump's ranges, merged by user/writable, equal QEMU's `info mem`."""
+    m = boots.ready("main")
+    got = model.merge_user_writable(ptdump(boots))
+    qemu = paging.parse_info_mem(m.hmp("info mem"))
+    assert qemu, "QEMU's info mem is empty"
+    fmt = lambda r: f"{r[0]:016x}-{r[1]:016x} {'u' if r[2] else '-'}r{'w' if r[3] else '-'}"
+    missing = [fmt(r) for r in qemu if r not in got]
+    extra = [fmt(r) for r in got if r not in qemu]
+    assert not missing and not extra, (
+        "ptdump (merged by user/writable) differs from QEMU's info mem "
+        f"{boots.why('main')}:\n  QEMU only: {missing[:6]}\n  ptdump only: {extra[:6]}")
+
+
+@pytest.mark.points(6)
+def test_ptdump_nx_and_page_sizes(boots):
+    """ptdump's ranges equal the grader's walk merged by page size, W, U and NX."""
+    m = boots.ready("main")
+    got = ptdump(boots)
+    expect = model.expected_ranges(paging.leaves(m.phys_reader(), cr3_of(m)))
+    missing = [str(r) for r in expect if r not in got]
+    extra = [str(r) for r in got if r not in expect]
+    assert not missing and not extra, (
+        f"ptdump differs from the grader's walk {boots.why('main')}:\n"
+        f"  expected, not printed: {missing[:6]}\n  printed, not expected: {extra[:6]}")
+
+
+@pytest.mark.points(4)
+def test_ptdump_shows_fixtures(boots):
+    """Each fixture placed at a random address appears as one range of its size and rights."""
+    got = ptdump(boots)
+    for f in boots.layouts["main"].fixtures:
+        w, u, nx = f.rights()
+        want = model.Range(f.va, f.va + f.size, w, u, nx, f.size)
+        near = [str(r) for r in got if r.start < f.va + f.size and f.va < r.end]
+        assert want in got, (f"fixture {f.name} ({f.param()}) should show as '{want}'; "
+                             f"ptdump printed {near or 'nothing there'} {boots.why('main')}")
+
+
+# ---- the recursive entry ------------------------------------------------------------
+
+def rec_slots(boots):
+    lay = boots.layouts["rec"]
+    return boots.once("rec-slots", lambda: (model.free_slot(boots.rng, lay.used, 1, 255),
+                                            model.free_slot(boots.rng, lay.used, 256, 510)))
+
+
+def install(boots, which):
+    """Install the low (0) or high (1) recursive slot on "rec"; return the slot."""
+    m = boots.ready("rec")
+    s = rec_slots(boots)[which]
+
+    def run():
+        out = m.command(f"recursive {s}")
+        assert f"recursive slot {s}" in out, f"`recursive {s}` printed: {out.strip()[-300:]}"
+        return s
+    return boots.once(f"install-{which}", run)
+
+
+def rec_vas(boots):
+    lay, rng = boots.layouts["rec"], boots.rng
+    vas = [f.va + rng.randrange(0, f.size, 8) for f in lay.fixtures]
+    vas += [elf_symbol("lab_main"), lay.physoff + rng.randrange(0, 120 << 20, 8),
+            model.make_va(model.free_slot(rng, set(lay.used)), rng.randrange(0, 1 << 39, 8))]
+    return vas
+
+
+def check_rwalk(boots, which):
+    m = boots.ready("rec")
+    s = install(boots, which)
+    read_u64, cr3 = m.phys_reader(), cr3_of(m)
+    why = f"(slot {s}) {boots.why('rec')}"
+    vas = rec_vas(boots)
+    outs = run_commands(m, [f"rwalk 0x{va:x}" for va in vas])
+    for va, out in zip(vas, outs):
+        printed = model.parse_rwalk(out)
+        expect = paging.walk(read_u64, cr3, va).steps
+        assert len(printed) == len(expect), (
+            f"rwalk 0x{va:x} printed {len(printed)} levels, the tables have {len(expect)} {why}")
+        for (lvl, tva, eva, raw, text), (elvl, tpa, idx, eraw) in zip(printed, expect):
+            name = paging.LEVEL_NAMES[elvl]
+            want_t, want_e = model.recursive_table(s, va, elvl), model.recursive_pte(s, va, elvl)
+            assert (lvl, tva) == (elvl, want_t), (
+                f"rwalk 0x{va:x}: the {name} table is at 0x{want_t:x} through slot {s}, "
+                f"recursive_table gave 0x{tva:x} {why}")
+            assert eva == want_e, (f"rwalk 0x{va:x}: the {name} entry is at 0x{want_e:x}, "
+                                   f"recursive_pte gave 0x{eva:x} {why}")
+            gpa = m.gva2gpa(eva)
+            assert gpa == tpa + 8 * idx, (
+                f"QEMU translates 0x{eva:x} to {gpa and hex(gpa)}, not to the {name} entry at "
+                f"0x{tpa + 8 * idx:x}: is PML4[{s}] the PML4's own frame? {why}")
+            assert model.same_entry(raw, eraw), (
+                f"rwalk 0x{va:x}: read 0x{raw:016x} through slot {s}, the {name} entry holds "
+                f"0x{eraw:016x} {why}")
+            assert text == model.decode(raw, lvl), (
+                f"rwalk 0x{va:x}: '{text}' should be '{model.decode(raw, lvl)}' {why}")
+
+
+@pytest.mark.points(4)
+def test_recursive_entry_points_at_pml4(boots):
+    """`recursive SLOT` stores the PML4's own frame in PML4[SLOT]: present, writable, supervisor, NX."""
+    m = boots.ready("rec")
+    s = install(boots, 0)
+    cr3 = cr3_of(m)
+    entry = m.phys_reader()((cr3 & paging.ADDR_MASK) + 8 * s)
+    assert entry & paging.ADDR_MASK == cr3 & paging.ADDR_MASK, (
+        f"PML4[{s}] = 0x{entry:016x} should hold the PML4's frame 0x{cr3 & paging.ADDR_MASK:x}")
+    flags = entry & (paging.P | paging.W | paging.U | paging.NX)
+    want = paging.P | paging.W | paging.NX
+    assert flags == want, (f"PML4[{s}] = 0x{entry:016x} has {paging.flag_names(flags)}, "
+                           f"expected {paging.flag_names(want)} (never U: ring 3 must not reach tables)")
+
+
+def low_stage(boots):
+    """The low-slot checks, run once and before the high slot replaces it."""
+    return boots.once("rwalk-0", lambda: check_rwalk(boots, 0))
+
+
+@pytest.mark.points(5)
+def test_recursive_low_slot_walk(boots):
+    """Through a lower-half recursive slot, table and entry addresses follow the formula and hold the tables."""
+    low_stage(boots)
+
+
+@pytest.mark.points(5)
+def test_recursive_high_slot_walk(boots):
+    """Through an upper-half recursive slot, the addresses are sign-extended and reach the same entries."""
+    try:
+        low_stage(boots)  # must come first: the high slot becomes the one rwalk uses
+    except KernelError:
+        raise
+    except AssertionError:
+        pass  # test_recursive_low_slot_walk reports it
+    boots.once("rwalk-1", lambda: check_rwalk(boots, 1))
+
+
+@pytest.mark.points(3)
+def test_recursive_install_refuses_used_slot(boots):
+    """recursive_install on a slot already in use panics and leaves the entry unchanged."""
+    m = boots.ready("slot_in_use")
+    lay = boots.layouts["slot_in_use"]
+    s = boots.rng.choice([model.slot(lay.physoff)] + [model.slot(f.va) for f in lay.fixtures])
+    read = lambda: m.phys_reader()((cr3_of(m) & paging.ADDR_MASK) + 8 * s)
+    before = read()
+    out = m.command_fatal(f"recursive {s}")
+    assert "PANIC" in out and "recursive_install" in out, (
+        f"`recursive {s}` on a slot in use should panic in recursive_install; printed: "
+        f"{out.strip()[-300:]}")
+    after = read()
+    assert model.same_entry(before, after), (
+        f"PML4[{s}] changed from 0x{before:016x} to 0x{after:016x} before the panic")
