@@ -49,9 +49,12 @@ class Collector:
 
     def __init__(self):
         self.results = []
+        self.setup_time = {}
 
     def pytest_runtest_logreport(self, report):
         props = dict(report.user_properties)
+        if report.when == "setup":
+            self.setup_time[report.nodeid] = report.duration
         failed_setup = report.when == "setup" and not report.passed
         if report.when == "call" or failed_setup or (report.when == "teardown" and report.failed):
             if report.when == "teardown":
@@ -67,19 +70,27 @@ class Collector:
             self.results.append({
                 "nodeid": report.nodeid, "name": report.nodeid.split("::")[-1],
                 "lab": props.get("lab"), "points": props.get("points", 0),
-                "passed": report.passed, "seconds": report.duration, "message": msg,
+                "passed": report.passed, "message": msg,
+                "seconds": report.duration + self.setup_time.get(report.nodeid, 0),
                 "seed": props.get("seed"),
             })
 
 
 def short_message(text):
-    """The part of a pytest failure a student needs: the assertion, not the traceback."""
+    """The part of a pytest failure a student needs: the assertion's message,
+    not the traceback or pytest's expression introspection."""
     lines = text.rstrip().splitlines()
-    err = [i for i, l in enumerate(lines) if l.startswith("E ")]
-    if err:
-        return "\n".join(l[2:].rstrip() if l.startswith("E ") else l for l in lines[err[0]:]
-                         if l.startswith("E ") or not l.strip().startswith(">"))[-2500:]
-    return "\n".join(lines[-25:])
+    err = [l[2:].rstrip() for l in lines if l.startswith("E ")]
+    if not err:
+        return "\n".join(lines[-25:])
+    keep = []
+    for l in err:
+        s = l.strip()
+        if keep and (s.startswith("assert ") or s.startswith("+") or s.startswith("where ")
+                     or s.startswith("Use -v")):
+            break
+        keep.append(l)
+    return "\n".join(keep)[-2500:]
 
 
 def print_table(results, labs, variant, build_info, out):

@@ -13,6 +13,7 @@
 #   SUBMISSION=path   take starter/... from a submission folder instead of this tree
 #   BUILD=dir         output folder (default build/<lab>/<starter|solution>)
 #   V=1               show full commands
+#   EXTRA_CFLAGS=...  more flags for the lab's own files (not the shared core)
 
 .DEFAULT_GOAL := all
 MAKEFLAGS += --jobs=$(shell nproc)
@@ -76,7 +77,7 @@ endef
 add_sources = $(foreach s,$(3),$(eval $(call compile,$(s),$(2)/$(basename $(notdir $(s))).o,$(1))))
 
 $(call add_sources,-I$(KIT)/labs/kernel/include,$(CORE_BUILD)/obj,$(CORE_SRCS))
-$(call add_sources,$(INCLUDES),$(BUILD)/obj/lab,$(addprefix $(KIT)/labs/$(LAB)/,$(KIT_SRCS.$(LAB))))
+$(call add_sources,$(INCLUDES) $(EXTRA_CFLAGS),$(BUILD)/obj/lab,$(addprefix $(KIT)/labs/$(LAB)/,$(KIT_SRCS.$(LAB))))
 $(foreach l,$(ALL_LABS),$(call add_sources,$(INCLUDES),$(BUILD)/obj/student-$(l),$(addprefix $(call student_dir,$(l))/,$(STUDENT_SRCS.$(l)))))
 
 # ---- outputs ------------------------------------------------------------------
