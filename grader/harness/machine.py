@@ -315,6 +315,12 @@ class Machine:
 
     # ---- teardown ---------------------------------------------------------------
     def close(self):
+        record = os.environ.get("KIT_TRANSCRIPTS")
+        if record and self.raw:  # the cheat corpus replays what solutions printed
+            os.makedirs(record, exist_ok=True)
+            name = f"{self.lab}-{os.getpid()}-{id(self):x}-{time.monotonic_ns()}.txt"
+            with open(os.path.join(record, name), "w") as f:
+                f.write(self.text)
         if self._mon is not None:
             self._mon.close()
             self._mon = None
