@@ -14,6 +14,9 @@ extern char user_lgdt[], user_invlpg[], user_in[], user_out[];
 extern char user_gate[], user_gate_back[], user_done[];
 extern volatile u64 user_sel, user_port;
 
+/* scenarios.c: run the scenario of the "run" boot parameter, if any (ends the boot). */
+void scenarios_run_params(void);
+
 /* commands.c: print one GDT slot decoded; returns how many slots it used (1 or 2). */
 int gdt_print_slot(const u64 *table, unsigned index, unsigned count);
 

@@ -13,4 +13,5 @@ void lab_main(void)
     gdt_init();
     callgate_install((u64)gate_entry);
     kprintf("gdt: loaded, %d entries, TR 0x%x\n", GDT_ENTRIES, TSS_SEL);
+    scenarios_run_params();
 }

@@ -1,0 +1,478 @@
+"""Lab 1: segment descriptors, the kernel GDT and TSS, protection checks, a call gate.
+
+Nothing here takes the kernel's word. The GDT is found through QEMU's GDTR and
+decoded from physical memory; segment registers and TR come from QEMU's
+`info registers`; every fault is read from QEMU's own exception record
+(-d int); the expected values come from the grader's model
+(models/segments.py). Descriptors, selectors, registers, instructions, ports
+and the ring-3 stack depth are chosen at random per run.
+
+Boots, started together when the module starts (only those the selected tests
+need): "main" (shared by the non-fatal checks, booted through GRUB) and one
+fresh boot per fatal scenario.
+"""
+import pytest
+
+from harness import config, symbols
+from models import segments as model
+
+LAB = "01-segmentation"
+ENCODE_SAMPLES = 16
+USER_STACK_BYTES = 4096     # labs/01-segmentation/scenarios.c
+TEST_SEL = 0x48             # scenarios.c: the testdesc slot, first past the student's GDT
+GP0 = (model.GP, 0)
+PRIVILEGED = ("hlt", "cli", "sti", "rdcr3", "wrcr3", "rdmsr", "lgdt", "invlpg")
+SAFE_PORTS = [*range(0x80, 0x90), *range(0x200, 0x2f0)]  # DMA page registers, unassigned
+
+
+class Plan:
+    """What this run chose: each fatal boot's scenario (its `run=` parameter)."""
+
+    def __init__(self, rng):
+        r = self.rng = rng
+        reg = lambda: r.choice(model.DATA_SREGS + ("ss",))  # noqa: E731
+        self.np = (reg(), (r.getrandbits(32), r.getrandbits(20), model.access(p=0, dpl=0, rw=1),
+                           r.getrandbits(4) & ~model.FLAG_L))
+        self.beyond = (reg(), (r.randrange(model.GDT_ENTRIES + 1, 0x2000) << 3) | r.randrange(4))
+        self.wrong_type = r.choice([("ss", model.KERNEL_CS), ("ss", model.USER_CS),
+                                    (r.choice(model.DATA_SREGS), model.TSS_SEL),
+                                    (r.choice(model.DATA_SREGS), model.CALLGATE_SEL | 3)])
+        self.user_reg = reg()
+        self.kdata = (reg(), model.KERNEL_DS | r.choice((0, 3)))
+        self.insn = r.choice(PRIVILEGED)
+        self.io = (r.choice(("in", "out")), r.choice(SAFE_PORTS))
+        np_reg, np_desc = self.np
+        # boot -> (the `run=` scenario, prefixes of the tests that use the boot)
+        self.boots = {
+            "main": (None, "test_seg_encode test_gdtr test_gdt_ test_segment_registers test_tr_ "
+                           "test_tss_ test_callgate_descriptor test_load_test_descriptor"),
+            "np": (f"testdesc:{':'.join(hex(v) for v in np_desc)},load:{np_reg}:{hex(TEST_SEL)}",
+                   "test_load_not_present"),
+            "beyond": (f"load:{self.beyond[0]}:{hex(self.beyond[1])}", "test_load_beyond"),
+            "wrongtype": (f"load:{self.wrong_type[0]}:{hex(self.wrong_type[1])}", "test_load_wrong_type"),
+            "udata": (f"uload:{self.user_reg}:{hex(model.USER_DS)}", "test_ring3_loads_user_data"),
+            "kdata": (f"uload:{self.kdata[0]}:{hex(self.kdata[1])}", "test_ring3_cannot_load_kernel"),
+            "priv": (f"user:{self.insn}", "test_ring3_privileged"),
+            "io": (f"user:{self.io[0]}:{hex(self.io[1])}", "test_ring3_port_io"),
+            "gate": ("gate", "test_callgate_enters"),
+        }
+        self.ustack = {name: r.randrange(0, USER_STACK_BYTES - 512, 16) for name in self.boots}
+
+    def params(self, name):
+        run = self.boots[name][0]
+        p = dict(seed=self.rng.getrandbits(32), ustack=self.ustack[name])
+        if run:
+            p["run"] = run
+        return p
+
+    def command(self, name):
+        """The scenario as a student would type it at the prompt."""
+        return self.boots[name][0].replace(",", "` then `").replace(":", " ")
+
+
+class Boots:
+    def __init__(self, pool, selected):
+        self.pool = pool
+        self.rng = config.new_rng(LAB)
+        self.seed = self.rng.seed_value
+        self.plan = Plan(self.rng)
+        for name, (run, prefixes) in self.plan.boots.items():
+            params = self.plan.params(name)
+            if any(t.startswith(p) for p in prefixes.split() for t in selected):
+                pool.start(name, LAB, via="grub" if name == "main" else "pvh", **params)
+        self.cache = {}
+
+    def ready(self, name):
+        m = self.pool[name]
+        if not getattr(m, "prompt_seen", False):
+            m.wait_prompt()
+            m.prompt_seen = True
+        return m
+
+    def once(self, key, fn):
+        """Run fn() once per module; later callers get its value or its failure."""
+        if key not in self.cache:
+            try:
+                self.cache[key] = (True, fn())
+            except AssertionError as e:
+                self.cache[key] = (False, e)
+        ok, value = self.cache[key]
+        if not ok:
+            raise value
+        return value
+
+    def why(self):
+        return f"(KIT_SEED={self.seed} repeats this run)"
+
+    def user_rsp(self, name):
+        return sym("user_stack") + USER_STACK_BYTES - self.plan.ustack[name]
+
+
+@pytest.fixture(scope="module")
+def boots(machine_pool, request):
+    selected = [item.name for item in request.session.items if item.module is request.module]
+    return Boots(machine_pool, selected)
+
+
+def sym(name):
+    return symbols.load(str(config.kernel_elf(LAB))).addr(name)
+
+
+def where(addr):
+    s = symbols.load(str(config.kernel_elf(LAB)))
+    name, off = s.lookup(addr)
+    return f"0x{addr:x} ({name}+0x{off:x})" if name else f"0x{addr:x}"
+
+
+def read_linear(m, va, n):
+    """n bytes at virtual address va, translated page by page with QEMU's gva2gpa."""
+    out = b""
+    while len(out) < n:
+        pa = m.gva2gpa(va + len(out))
+        assert pa is not None, f"0x{va + len(out):x} is not mapped (QEMU's gva2gpa)"
+        chunk = min(n - len(out), 4096 - (pa & 0xFFF))
+        out += m.read_phys(pa, chunk)
+    return out
+
+
+# ---- fatal scenarios: one fresh boot each ------------------------------------------
+
+def scenario(boots, name):
+    """Wait for boot `name` to stop after its scenario; return (machine, exceptions, command)."""
+    m = boots.pool[name]
+    cmd = boots.plan.command(name)
+    try:
+        out = m.wait_stop()
+    finally:
+        m.prompt_seen = True
+    excs = m.exceptions()
+    assert excs, f"`{cmd}` stopped the kernel, but QEMU recorded no exception:{m.tail()}"
+    return m, excs, cmd
+
+
+def describe(excs):
+    return "".join(f"\n    {e}" for e in excs[:4])
+
+
+def fault_name(vec):
+    return {model.GP: "#GP", model.NP: "#NP", model.SS_FAULT: "#SS"}.get(vec, f"vector {vec}")
+
+
+def expect_fault(e, excs, want, cpl, function, cmd, why):
+    """QEMU's first exception is want = (vector, error) from CPL cpl, raised inside function."""
+    vec, err = want
+    name = fault_name(vec)
+    assert (e.vector, e.error) == (vec, err), (
+        f"`{cmd}` must raise {name}(0x{err:x}); QEMU recorded:{describe(excs)}\n  {why}")
+    assert e.cpl == cpl, f"`{cmd}`: {name} came from CPL {e.cpl}, expected {cpl}"
+    s = symbols.load(str(config.kernel_elf(LAB)))
+    got = s.function_at(e.rip) or s.lookup(e.rip)[0]
+    assert got == function, f"`{cmd}`: {name} at {where(e.rip)}, expected in {function}"
+
+
+def load_scenario(boots, name, reg, sel):
+    """A ring-0 load: the exception the grader's model predicts from the GDT in QEMU's memory."""
+    m, excs, cmd = scenario(boots, name)
+    gbase, glimit = m.regs().gdt
+    table = model.table(read_linear(m, gbase, min(glimit, 0x7FF) + 1))
+    want = model.load_outcome(reg, sel, 0, table, glimit)
+    assert want is not None, f"`{cmd}` must fault, but the GDT in memory lets it load"
+    return excs[0], excs, want, cmd
+
+
+@pytest.mark.points(3)
+def test_load_not_present_raises_np_or_ss(boots):
+    """A not-present data descriptor raises #NP(selector), or #SS(selector) when loaded into SS."""
+    reg, desc = boots.plan.np
+    e, excs, want, cmd = load_scenario(boots, "np", reg, TEST_SEL)
+    assert want[0] in (model.NP, model.SS_FAULT), (
+        f"seg_encode({', '.join(hex(v) for v in desc)}) does not give the not-present data "
+        f"descriptor {model.decode(model.encode(*desc))} {boots.why()}")
+    expect_fault(e, excs, want, 0, "load_segment", cmd,
+                 "P = 0 passes the type and privilege checks, then faults as not present")
+
+
+@pytest.mark.points(2)
+def test_load_beyond_gdt_limit_raises_gp(boots):
+    """A selector past the GDT's limit raises #GP with the selector (RPL bits cleared) as error code."""
+    reg, sel = boots.plan.beyond
+    e, excs, want, cmd = load_scenario(boots, "beyond", reg, sel)
+    assert want == (model.GP, sel & 0xFFF8), f"the GDT's limit covers selector 0x{sel:x}"
+    expect_fault(e, excs, want, 0, "load_segment", cmd, "the GDTR limit ends before this index")
+
+
+@pytest.mark.points(2)
+def test_load_wrong_type_raises_gp(boots):
+    """Code into SS, or a TSS or gate into a data register, raises #GP(selector)."""
+    reg, sel = boots.plan.wrong_type
+    e, excs, want, cmd = load_scenario(boots, "wrongtype", reg, sel)
+    expect_fault(e, excs, want, 0, "load_segment", cmd,
+                 "SS takes only writable data; DS/ES/FS/GS take data or readable code, never "
+                 "system descriptors")
+
+
+def check_user_frame(e, boots, name, cmd):
+    assert e.cs == model.USER_CS and e.ss == model.USER_DS, (
+        f"`{cmd}`: the fault came from CS 0x{e.cs:x} SS 0x{e.ss:x}, expected ring 3's "
+        f"0x{model.USER_CS:x}/0x{model.USER_DS:x}")
+    assert e.rsp == boots.user_rsp(name), (
+        f"`{cmd}`: ring 3's RSP was 0x{e.rsp:x}, expected 0x{boots.user_rsp(name):x}")
+
+
+@pytest.mark.points(2)
+def test_ring3_loads_user_data_segment(boots):
+    """Ring 3 loads the user data selector 0x1b into a data register or SS without a fault."""
+    reg = boots.plan.user_reg
+    m, excs, cmd = scenario(boots, "udata")
+    e = excs[0]
+    assert e.vector == 6 and e.cpl == 3 and e.rip == sym("user_done"), (
+        f"`{cmd}` must run to ring 3's ud2 at user_done (0x{sym('user_done'):x}); QEMU "
+        f"recorded:{describe(excs)}\n  the user data descriptor needs DPL 3 and must be writable")
+    if reg != "ss":
+        seg = m.regs().seg[reg.upper()]
+        assert seg.selector == model.USER_DS, f"QEMU shows {reg} = 0x{seg.selector:x} after the load"
+    check_user_frame(e, boots, "udata", cmd)
+
+
+@pytest.mark.points(3)
+def test_ring3_cannot_load_kernel_data(boots):
+    """Ring 3 loading the kernel data selector raises #GP(0x10) at the load."""
+    reg, sel = boots.plan.kdata
+    m, excs, cmd = scenario(boots, "kdata")
+    expect_fault(excs[0], excs, (model.GP, model.KERNEL_DS), 3, f"user_load_{reg}", cmd,
+                 "DPL 0 < CPL 3: ring 3 may not load the kernel's data segment")
+    check_user_frame(excs[0], boots, "kdata", cmd)
+
+
+def check_rsp0_frame(m, e, boots, name, cmd):
+    """The CPU pushed the ring-3 fault's frame at the top of the TSS's RSP0 stack."""
+    top = sym("rsp0_stack_top")
+    raw = m.read_virt(top - 48, 48)
+    err, rip, cs, _rflags, rsp, ss = (int.from_bytes(raw[i:i + 8], "little") for i in range(0, 48, 8))
+    assert (rip, cs, rsp, ss) == (e.rip, model.USER_CS, boots.user_rsp(name), model.USER_DS), (
+        f"`{cmd}`: the top of the RSP0 stack (0x{top:x}) holds no frame of the ring-3 fault "
+        f"(RIP 0x{rip:x} CS 0x{cs:x} RSP 0x{rsp:x} SS 0x{ss:x}): the CPU took another stack, "
+        f"so TSS.RSP0 is wrong")
+
+
+@pytest.mark.points(3)
+def test_ring3_privileged_instruction_raises_gp0(boots):
+    """A privileged instruction in ring 3 raises #GP(0) with CS RPL 3, on the TSS's RSP0 stack."""
+    insn = boots.plan.insn
+    m, excs, cmd = scenario(boots, "priv")
+    expect_fault(excs[0], excs, GP0, 3, f"user_{insn}", cmd, "CPL 3 may not run this instruction")
+    check_user_frame(excs[0], boots, "priv", cmd)
+    check_rsp0_frame(m, excs[0], boots, "priv", cmd)
+
+
+@pytest.mark.points(3)
+def test_ring3_port_io_raises_gp0(boots):
+    """in/out from ring 3 raises #GP(0): IOPL is 0 and the TSS grants no port."""
+    insn, port = boots.plan.io
+    m, excs, cmd = scenario(boots, "io")
+    expect_fault(excs[0], excs, GP0, 3, f"user_{insn}", cmd,
+                 "with IOPL 0 the CPU consults the TSS's I/O bitmap at iomap_base; an "
+                 "iomap_base past the TSS limit means no bitmap, so no port")
+    check_user_frame(excs[0], boots, "io", cmd)
+
+
+@pytest.mark.points(4)
+def test_callgate_enters_ring0_on_rsp0_and_returns(boots):
+    """A far call through the gate reaches gate_entry at CPL 0 on RSP0, and lretq returns to ring 3."""
+    m, excs, cmd = scenario(boots, "gate")
+    e, top = excs[0], sym("rsp0_stack_top")
+    assert e.vector == 3 and e.cpl == 0 and e.rip == sym("gate_entry"), (
+        f"`gate`: ring 3's far call must reach gate_entry (0x{sym('gate_entry'):x}) at CPL 0, "
+        f"where int3 shows it; QEMU recorded:{describe(excs)}")
+    assert e.cs == model.KERNEL_CS, f"the gate entered with CS 0x{e.cs:x}, expected 0x08"
+    assert e.rsp == top - 32, (
+        f"at gate_entry RSP = 0x{e.rsp:x}; the CPU switches to TSS.RSP0 (0x{top:x}) and pushes "
+        f"SS, RSP, CS, RIP, so expected 0x{top - 32:x}")
+    back = excs[1] if len(excs) > 1 else None
+    assert back and back.vector == 6 and back.cpl == 3 and back.rip == sym("user_gate_back"), (
+        f"after lretq, ring 3 must reach its ud2 at user_gate_back "
+        f"(0x{sym('user_gate_back'):x}); QEMU recorded:{describe(excs)}")
+    check_user_frame(back, boots, "gate", cmd)
+
+
+# ---- the shared boot: what gdt_init left behind -------------------------------------
+
+class Snapshot:
+    """QEMU's registers and the GDT/TSS bytes right after boot, before any command."""
+
+    def __init__(self, m):
+        self.regs = m.regs()
+        base, limit = self.regs.gdt
+        self.gdt_base, self.gdt_limit = base, limit
+        assert limit < 0x10000 and limit >= 7, f"GDTR limit 0x{limit:x} cannot hold a GDT"
+        self.gdt = model.table(read_linear(m, base, limit + 1))
+        self.tss = read_linear(m, sym("tss"), model.TSS_BYTES)
+
+    def desc(self, sel):
+        i = sel >> 3
+        assert i < len(self.gdt), (f"the GDT's limit 0x{self.gdt_limit:x} ends before selector "
+                                   f"0x{sel:x}: it must hold {model.GDT_ENTRIES} slots")
+        return model.decode(self.gdt[i])
+
+
+def snapshot(boots):
+    return boots.once("snapshot", lambda: Snapshot(boots.ready("main")))
+
+
+@pytest.mark.points(4)
+def test_seg_encode_matches_model(boots):
+    """seg_encode of random (base, limit, access, flags) tuples equals the grader's encoder."""
+    m = boots.ready("main")
+    r = boots.rng
+    cases = [(0, 0xFFFFF, 0x9A, 0xA)] + [
+        (r.getrandbits(32), r.getrandbits(20), r.getrandbits(8), r.getrandbits(4))
+        for _ in range(ENCODE_SAMPLES)]
+    for base, limit, acc, flags in cases:
+        out = m.command(f"encode 0x{base:x} 0x{limit:x} 0x{acc:x} 0x{flags:x}").strip()
+        want = model.encode(base, limit, acc, flags)
+        assert out == f"0x{want:016x}", (
+            f"seg_encode(0x{base:x}, 0x{limit:x}, 0x{acc:02x}, 0x{flags:x}) printed {out!r}, "
+            f"expected 0x{want:016x}: {model.decode(want)} {boots.why()}")
+
+
+@pytest.mark.points(2)
+def test_gdtr_holds_the_kernel_gdt(boots):
+    """QEMU's GDTR points at the ELF's `gdt` with the limit of GDT_ENTRIES slots."""
+    s = snapshot(boots)
+    assert s.gdt_base == sym("gdt"), (
+        f"GDTR base is {where(s.gdt_base)}, not the kernel's gdt[] at 0x{sym('gdt'):x}: "
+        f"did gdt_init run lgdt with gdt's address?")
+    assert s.gdt_limit == 8 * model.GDT_ENTRIES - 1, (
+        f"GDTR limit is 0x{s.gdt_limit:x}; {model.GDT_ENTRIES} slots of 8 bytes need limit "
+        f"0x{8 * model.GDT_ENTRIES - 1:x} (size - 1)")
+
+
+def check_code_data(d, sel, code, dpl):
+    what = f"descriptor 0x{sel & ~3:02x} {d}"
+    kind = "code" if code else "data"
+    assert d.p, f"{what}: not present (access bit 7, SEG_ACC_P)"
+    assert d.s, f"{what}: S is clear, so the CPU takes it for a system descriptor"
+    assert d.code == code, f"{what}: expected a {kind} segment (SEG_ACC_CODE)"
+    assert d.dpl == dpl, f"{what}: DPL is {d.dpl}, expected {dpl}"
+    if code:
+        assert d.l and not d.db, f"{what}: a 64-bit code segment has L = 1 and D = 0"
+    else:
+        assert d.rw, f"{what}: a data segment for DS/SS must be writable (SEG_ACC_RW)"
+
+
+@pytest.mark.points(4)
+def test_gdt_code_and_data_descriptors(boots):
+    """The GDT read from memory holds null, kernel code/data (DPL 0) and user data/code (DPL 3)."""
+    s = snapshot(boots)
+    assert s.gdt[0] == 0, f"slot 0 must be the null descriptor, holds 0x{s.gdt[0]:016x}"
+    check_code_data(s.desc(model.KERNEL_CS), model.KERNEL_CS, True, 0)
+    check_code_data(s.desc(model.KERNEL_DS), model.KERNEL_DS, False, 0)
+    check_code_data(s.desc(model.USER_DS), model.USER_DS, False, 3)
+    check_code_data(s.desc(model.USER_CS), model.USER_CS, True, 3)
+
+
+def same_cache(seg, d):
+    """QEMU's cached flags equal the descriptor's, ignoring the accessed bit the CPU sets."""
+    a = model.ACC_A << 8
+    return (seg.flags | a) == (d.cache_flags | a)
+
+
+@pytest.mark.points(3)
+def test_segment_registers_reloaded(boots):
+    """CS is the 64-bit kernel code, SS/DS/ES the kernel data selector, FS/GS null."""
+    s = snapshot(boots)
+    seg = s.regs.seg
+    cs = seg["CS"]
+    assert cs.selector == model.KERNEL_CS, (
+        f"CS = 0x{cs.selector:04x}, expected 0x{model.KERNEL_CS:02x}: reload it with a far return")
+    assert same_cache(cs, s.desc(model.KERNEL_CS)) and cs.l and cs.dpl == 0, (
+        f"CS's cached descriptor (flags 0x{cs.flags:08x}) is not gdt[1]'s: CS was not reloaded "
+        f"after lgdt")
+    for name in ("SS", "DS", "ES"):
+        r = seg[name]
+        assert r.selector == model.KERNEL_DS, (
+            f"{name} = 0x{r.selector:04x}, expected 0x{model.KERNEL_DS:02x}"
+            + (" (0x18 is the boot loader's data selector: reload every data segment register "
+               "after lgdt)" if r.selector == 0x18 else ""))
+        assert same_cache(r, s.desc(model.KERNEL_DS)), (
+            f"{name}'s cached descriptor (flags 0x{r.flags:08x}) differs from gdt[2] "
+            f"{s.desc(model.KERNEL_DS)}")
+    for name in ("FS", "GS"):
+        assert seg[name].selector == 0, f"{name} = 0x{seg[name].selector:04x}, expected null (0)"
+
+
+@pytest.mark.points(3)
+def test_tr_holds_the_tss(boots):
+    """The TSS descriptor is a busy 64-bit TSS at `tss`, and TR caches it."""
+    s = snapshot(boots)
+    lo, hi = s.gdt[model.TSS_SEL >> 3], s.gdt[(model.TSS_SEL >> 3) + 1]
+    d = model.decode(lo)
+    base = model.system_base(lo, hi)
+    what = f"TSS descriptor at 0x{model.TSS_SEL:02x} (0x{lo:016x} 0x{hi:016x})"
+    assert d.p and not d.s and d.dpl == 0, f"{what}: must be present, S = 0, DPL 0"
+    assert d.type == model.TSS_BUSY, (
+        f"{what}: type 0x{d.type:x}; a 64-bit TSS is type 0x{model.TSS_AVAIL:x}, which ltr turns "
+        f"into 0x{model.TSS_BUSY:x} (busy): was ltr run?")
+    assert base == sym("tss"), f"{what}: base 0x{base:x}, expected &tss = 0x{sym('tss'):x}"
+    assert d.byte_limit >= model.TSS_BYTES - 1, (
+        f"{what}: limit 0x{d.byte_limit:x} is below the TSS's 0x{model.TSS_BYTES - 1:x}")
+    tr = s.regs.seg["TR"]
+    assert tr.selector == model.TSS_SEL, f"TR = 0x{tr.selector:04x}, expected 0x{model.TSS_SEL:02x}"
+    assert tr.base == base and tr.limit == d.byte_limit, (
+        f"TR caches base 0x{tr.base:x} limit 0x{tr.limit:x}; the descriptor says 0x{base:x}, "
+        f"0x{d.byte_limit:x}")
+
+
+@pytest.mark.points(2)
+def test_tss_stacks(boots):
+    """The TSS read from memory has RSP0 = rsp0_stack_top and IST1 = ist1_stack_top."""
+    s = snapshot(boots)
+    f = model.tss_fields(s.tss)
+    assert f["rsp"][0] == sym("rsp0_stack_top"), (
+        f"TSS RSP0 = 0x{f['rsp'][0]:x}, expected rsp0_stack_top 0x{sym('rsp0_stack_top'):x}")
+    assert f["ist"][1] == sym("ist1_stack_top"), (
+        f"TSS IST1 (offset 0x24) = 0x{f['ist'][1]:x}, expected ist1_stack_top "
+        f"0x{sym('ist1_stack_top'):x}")
+
+
+@pytest.mark.points(3)
+def test_callgate_descriptor(boots):
+    """Slot 0x38 is a present 64-bit call gate, DPL 3, to gate_entry in the kernel code segment."""
+    s = snapshot(boots)
+    lo, hi = s.gdt[model.CALLGATE_SEL >> 3], s.gdt[(model.CALLGATE_SEL >> 3) + 1]
+    g = model.decode_gate(lo, hi)
+    what = f"call gate at 0x{model.CALLGATE_SEL:02x} (0x{lo:016x} 0x{hi:016x})"
+    assert g.p and not g.s and g.type == model.CALL_GATE, (
+        f"{what}: must be present with S = 0 and type 0x{model.CALL_GATE:x}")
+    assert g.dpl == 3, f"{what}: DPL {g.dpl}; ring 3 may use the gate only if its DPL is 3"
+    assert g.selector == model.KERNEL_CS, f"{what}: selector 0x{g.selector:x}, expected 0x08"
+    assert g.target == sym("gate_entry"), (
+        f"{what}: target {where(g.target)}, expected gate_entry 0x{sym('gate_entry'):x}")
+    assert g.high_type == 0, f"{what}: bits 12:8 of the upper half must be 0"
+
+
+@pytest.mark.points(4)
+def test_load_test_descriptor_caches_its_fields(boots):
+    """Random data descriptors at 0x48 load into FS/GS/DS/ES with the base, limit and flags QEMU caches."""
+    snapshot(boots)  # before the scenario GDT replaces the student's
+    m, r = boots.ready("main"), boots.rng
+    for reg in r.sample(model.DATA_SREGS, 2):
+        dpl = r.randrange(4)
+        acc = model.access(p=1, dpl=dpl, s=1, code=0, dc=r.getrandbits(1), rw=r.getrandbits(1))
+        base, limit, flags = r.getrandbits(32), r.getrandbits(20), r.getrandbits(4) & ~model.FLAG_L
+        sel = TEST_SEL | r.randrange(dpl + 1)
+        m.command(f"testdesc 0x{base:x} 0x{limit:x} 0x{acc:x} 0x{flags:x}")
+        out = m.command(f"load {reg} 0x{sel:x}")
+        want = model.decode(model.encode(base, limit, acc, flags))
+        gbase, glimit = m.regs().gdt
+        table = model.table(read_linear(m, gbase, glimit + 1))
+        assert model.load_outcome(reg, sel, 0, table, glimit) is None, (
+            f"`load {reg} 0x{sel:x}` must succeed, but the GDT (GDTR 0x{gbase:x} limit "
+            f"0x{glimit:x}) holds {model.decode(table[TEST_SEL >> 3]) if len(table) > 9 else 'no slot 9'}"
+            f" for seg_encode(0x{base:x}, 0x{limit:x}, 0x{acc:x}, 0x{flags:x}), expected {want}")
+        seg = m.regs().seg[reg.upper()]
+        assert seg.selector == sel, f"`load {reg} 0x{sel:x}`: QEMU shows {reg} = 0x{seg.selector:x}\n{out}"
+        assert (seg.base, seg.limit) == (want.base, want.byte_limit) and same_cache(seg, want), (
+            f"{reg} caches base 0x{seg.base:x} limit 0x{seg.limit:x} flags 0x{seg.flags:08x}; "
+            f"descriptor {want} gives base 0x{want.base:x} limit 0x{want.byte_limit:x} flags "
+            f"0x{want.cache_flags:08x} {boots.why()}")
