@@ -91,6 +91,16 @@ def run_commands(m, lines):
     return outs
 
 
+def run_fatal(m, line):
+    """Run a command that should stop the kernel; return (stopped, output).
+    Returns as soon as the kernel stops or shows its prompt again."""
+    start = m.pos
+    m.send(line)
+    end = m.expect(r"kit: stopped|lab> ", allow_stop=True, what=f"the end of `{line}`")
+    first, _, rest = m.text[start:end.start()].partition("\n")
+    return end.group(0) != "lab> ", rest if first.strip() == line.strip() else first + "\n" + rest
+
+
 def cr3_of(m):
     return m.regs().cr3
 
@@ -161,7 +171,9 @@ def test_phys_to_virt_panics_beyond_mapping(boots):
     """phys_to_virt of an address past the physical-memory mapping panics instead of faulting."""
     m = boots.ready("p2v_beyond")
     pa = boots.rng.randrange(1 << 30, 4 << 30, 8)
-    out = m.command_fatal(f"p2v 0x{pa:x}")
+    stopped, out = run_fatal(m, f"p2v 0x{pa:x}")
+    assert stopped, (f"p2v 0x{pa:x} (beyond 128 MiB) returned {out.strip()[-200:]!r}: "
+                     "phys_to_virt must panic outside the mapping")
     faults = [e for e in m.exceptions() if e.vector == 14]
     assert not faults, (f"p2v 0x{pa:x} page-faulted at 0x{faults[0].cr2:x}: phys_to_virt must "
                         "check that pa lies inside the mapping and panic")
@@ -360,7 +372,9 @@ def test_recursive_install_refuses_used_slot(boots):
     s = boots.rng.choice([model.slot(lay.physoff)] + [model.slot(f.va) for f in lay.fixtures])
     read = lambda: m.phys_reader()((cr3_of(m) & paging.ADDR_MASK) + 8 * s)
     before = read()
-    out = m.command_fatal(f"recursive {s}")
+    stopped, out = run_fatal(m, f"recursive {s}")
+    assert stopped, (f"`recursive {s}` on a slot in use returned ({out.strip()[-200:]!r}); "
+                     "recursive_install must panic")
     assert "PANIC" in out and "recursive_install" in out, (
         f"`recursive {s}` on a slot in use should panic in recursive_install; printed: "
         f"{out.strip()[-300:]}")

@@ -90,7 +90,7 @@ class Fixture:
 
     def rights(self):
         """Effective (writable, user, nx) through the upper entries and the leaf."""
-        both = set(self.leaf) & set(self.upper)
+        both = set(self.leaf) & set(self.upper)  # 'p' (PAT) is not a right
         return ("w" in both, "u" in both, not ("x" in self.leaf and "x" in self.upper))
 
 
@@ -110,29 +110,47 @@ def random_physoff(rng):
     return make_va(l4, l3 << LEVEL_SHIFT[3])
 
 
+def free_pair(rng, used):
+    """Two adjacent free slots s, s+1 on the same side of the canonical hole."""
+    while True:
+        s = free_slot(rng, set(used), 1, PT_ENTRIES - 3)
+        if s != 255 and not any(abs(s + 1 - u) <= 1 for u in used):
+            used.update((s, s + 1))
+            return s
+
+
 def random_rights(rng):
-    return "".join(c for c in "wux" if rng.random() < 0.5)
+    """Leaf letters: a random subset of w u x, and the PAT bit (p) half the time."""
+    return "".join(c for c in "wuxp" if rng.random() < 0.5)
+
+
+def random_fixture_pa(rng, size):
+    if size == 1 << 30:
+        return rng.randrange(0, 64 << 30, size)  # beyond RAM is fine: only translated
+    if size == 1 << 21:
+        return rng.randrange(0, 126 << 20, size)
+    return rng.randrange(4 << 20, 120 << 20, size)
 
 
 def random_fixtures(rng, used):
-    """One fixture of each size, plus one whose upper entries restrict its leaf.
-    Each lies in its own free PML4 slot, at a random place inside it."""
+    """fix0..fix2: one of each size at a random place in its own free slot;
+    fix3: a 4K leaf that grants everything under upper entries that do not;
+    fix4, fix5: a 1G page ending one slot and a 2M page starting the next, with
+    equal rights, so only the page size separates their ranges.
+    fix3 and fix5 set the PAT bit (bit 7 of a PT entry, bit 12 of a huge one)."""
     out = []
-    plan = [(1 << 30, None), (1 << 21, None), (1 << 12, None), (1 << 12, "restrict")]
-    for i, (size, kind) in enumerate(plan):
-        s = free_slot(rng, used)
-        va = make_va(s, rng.randrange(0, 1 << 39, size))
-        if size == 1 << 30:
-            pa = rng.randrange(0, 64 << 30, size)
-        elif size == 1 << 21:
-            pa = rng.randrange(0, 126 << 20, size)
-        else:
-            pa = rng.randrange(4 << 20, 120 << 20, size)
-        leaf, upper = random_rights(rng), "wux"
-        if kind == "restrict":
-            leaf = "wux"
-            upper = rng.choice(["u", "wu", "ux", "w", "-"]).strip("-")
-        out.append(Fixture(f"fix{i}", va, pa, size, leaf, upper))
+    for i, size in enumerate((1 << 30, 1 << 21, 1 << 12)):
+        va = make_va(free_slot(rng, used), rng.randrange(0, 1 << 39, size))
+        out.append(Fixture(f"fix{i}", va, random_fixture_pa(rng, size), size,
+                           random_rights(rng), "wux"))
+    va = make_va(free_slot(rng, used), rng.randrange(0, 1 << 39, 1 << 12))
+    upper = rng.choice(["u", "wu", "ux", "w", ""])
+    out.append(Fixture("fix3", va, random_fixture_pa(rng, 1 << 12), 1 << 12, "wuxp", upper))
+    s, leaf = free_pair(rng, used), rng.choice(["w", "wx", "", "x"])
+    out.append(Fixture("fix4", make_va(s, (PT_ENTRIES - 1) << LEVEL_SHIFT[3]),
+                       random_fixture_pa(rng, 1 << 30), 1 << 30, leaf, "wux"))
+    out.append(Fixture("fix5", make_va(s + 1, 0), random_fixture_pa(rng, 1 << 21), 1 << 21,
+                       leaf + "p", "wux"))
     return out
 
 

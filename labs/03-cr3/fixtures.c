@@ -69,6 +69,8 @@ const struct fixture *fixture_place(const struct fixture *f)
     pte_t leaf = p->pa | PTE_P | p->leaf;
     if (p->size != PAGE_SIZE)
         leaf |= PTE_PS;
+    if (p->pat)
+        leaf |= p->size == PAGE_SIZE ? PTE_PAT : PTE_PAT_HUGE;
 
     if (p->size == HUGE_1G) {
         t->pdpt[slot_of(p->va, PT_LEVEL_PDPT)] = leaf;
@@ -112,8 +114,9 @@ static bool parse_size(const char *s, u64 *out)
     return parse_u64(s, out);
 }
 
-/* "wux" letters -> PTE_W | PTE_U, and PTE_NX unless 'x'. "-" means none. */
-static bool parse_rights(const char *s, pte_t *out)
+/* "wux" letters -> PTE_W | PTE_U, and PTE_NX unless 'x'. "-" means none.
+ * 'p' (the PAT bit) is accepted only where pat is not NULL. */
+static bool parse_rights(const char *s, pte_t *out, bool *pat)
 {
     pte_t r = PTE_NX;
     if (!strcmp(s, "-"))
@@ -127,6 +130,8 @@ static bool parse_rights(const char *s, pte_t *out)
             r |= PTE_U;
         else if (*s == 'x')
             r &= ~PTE_NX;
+        else if (*s == 'p' && pat)
+            *pat = true;
         else
             return false;
     }
@@ -145,8 +150,8 @@ static void parse_fixture(const char *name, const char *value, struct fixture *f
     memcpy(f->name, name, strlen(name) + 1);
     f->upper = RIGHTS_ALL;
     if (n < FIELDS_MIN || !parse_u64(field[0], &f->va) || !parse_u64(field[1], &f->pa) ||
-        !parse_size(field[2], &f->size) || !parse_rights(field[3], &f->leaf) ||
-        (n == FIELDS_MAX && !parse_rights(field[4], &f->upper)))
+        !parse_size(field[2], &f->size) || !parse_rights(field[3], &f->leaf, &f->pat) ||
+        (n == FIELDS_MAX && !parse_rights(field[4], &f->upper, NULL)))
         panic("fixture %s: cannot parse '%s' (want VA:PA:SIZE:LEAF[:UPPER])", name, value);
 }
 
@@ -178,9 +183,10 @@ static const char *size_name(u64 size)
     return size == HUGE_1G ? "1G" : size == HUGE_2M ? "2M" : "4K";
 }
 
-static void print_rights(pte_t r)
+static void print_rights(pte_t r, bool pat)
 {
-    kprintf(" %c%c%c", r & PTE_W ? 'w' : '-', r & PTE_U ? 'u' : '-', r & PTE_NX ? '-' : 'x');
+    kprintf(" %c%c%c%s", r & PTE_W ? 'w' : '-', r & PTE_U ? 'u' : '-', r & PTE_NX ? '-' : 'x',
+            pat ? "p" : "");
 }
 
 void fixtures_print(void)
@@ -188,8 +194,8 @@ void fixtures_print(void)
     for (int i = 0; i < nplaced; i++) {
         const struct fixture *f = &placed[i];
         kprintf("%s 0x%lx 0x%lx %s", f->name, f->va, f->pa, size_name(f->size));
-        print_rights(f->leaf);
-        print_rights(f->upper);
+        print_rights(f->leaf, f->pat);
+        print_rights(f->upper, false);
         kprintf("\n");
     }
 }

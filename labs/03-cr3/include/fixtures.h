@@ -12,7 +12,9 @@
  *   PA     aligned to SIZE, below FIXTURE_PA_LIMIT
  *   SIZE   4K, 2M or 1G (or the number of bytes)
  *   LEAF   rights of the leaf entry: letters among w (writable), u (user),
- *          x (executable; without it the entry has NX); "-" for none
+ *          x (executable; without it the entry has NX); "-" for none; and p
+ *          to set the leaf's PAT bit (bit 7 in a PT entry, bit 12 in a huge
+ *          one; with the power-on PAT it still means write-back)
  *   UPPER  rights of the table entries above the leaf (same letters);
  *          default "wux", so the leaf alone decides
  *
@@ -28,6 +30,12 @@
 #define FIXTURES_MAX     8
 #define FIXTURE_PA_LIMIT (1ull << 40) /* qemu64's physical address width */
 
+/* The PAT bit of a leaf: bit 7 in a 4 KiB entry, bit 12 in a 2 MiB or 1 GiB one. */
+#define PTE_BIT_PAT      7
+#define PTE_BIT_PAT_HUGE 12
+#define PTE_PAT          (1ull << PTE_BIT_PAT)
+#define PTE_PAT_HUGE     (1ull << PTE_BIT_PAT_HUGE)
+
 struct fixture {
     char name[8];     /* the parameter it came from, e.g. "fix3" */
     vaddr_t va;
@@ -35,6 +43,7 @@ struct fixture {
     u64 size;         /* PAGE_SIZE, HUGE_2M or HUGE_1G */
     pte_t leaf;       /* PTE_W / PTE_U / PTE_NX of the leaf entry */
     pte_t upper;      /* PTE_W / PTE_U / PTE_NX of the table entries */
+    bool pat;         /* set the leaf's PAT bit */
 };
 
 /* Read fix0..fix7 and place each one in the current tables (kernel_pml4).
