@@ -3,9 +3,11 @@
 LAB_KIT_SRCS := main.c \
 	commands.c \
 	probe.S \
-	deps_tmp.c
+	fault.c \
+	pool.c \
+	tmp_cr3.c
 LAB_STUDENT_SRCS := frames.c \
 	map.c \
 	demo.c \
 	demand.c
-LAB_DEPS :=
+LAB_DEPS := 01-segmentation 02-page-fault 04-page-walk

@@ -26,7 +26,13 @@
 
 #include <kit/types.h>
 #include <kit/pte.h>
-#include "deps_tmp.h"
+#include <walk.h> /* Lab 4: pt_index(), is_canonical(), translate() */
+
+/* Lab 3 (cr3.h): the PML4's physical address, and a kernel pointer to any
+ * physical address. Declared here, not included: cr3.h and walk.h both define
+ * pt_index() (see the lab report). */
+paddr_t cr3_pml4(void);
+void *phys_to_virt(paddr_t pa);
 
 /* ---- the frame allocator (frames.c) ------------------------------------ */
 
@@ -98,7 +104,7 @@ int unmap(vaddr_t page, paddr_t *frame) __must_check;
 
 /* ---- the "New!" demo (demo.c) ------------------------------------------- */
 
-#define VGA_TEXT_FRAME 0xb8000ull /* the VGA text buffer: 80x25 cells of 2 bytes */
+#define VGA_TEXT_FRAME ((paddr_t)0xb8000)/* the VGA text buffer: 80x25 cells of 2 bytes */
 #define VGA_COLS       80
 /* The cell where the demo writes: row 12, right of the console's short lines. */
 #define DEMO_CELL (12 * VGA_COLS + 72)
@@ -114,7 +120,7 @@ int new_demo(vaddr_t page, u8 attr);
 /* ---- demand paging (demand.c) ------------------------------------------- */
 
 /* The lazy region: nothing is mapped here until it is touched. */
-#define LAZY_BASE  0xffffc90000000000ull
+#define LAZY_BASE  ((vaddr_t)0xffffc90000000000)
 #define LAZY_SIZE  GiB(1)
 #define LAZY_FLAGS (PTE_W | PTE_NX) /* kernel data: writable, never executable */
 
