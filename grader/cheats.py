@@ -167,7 +167,8 @@ def main():
     ap.add_argument("--lab", action="append", default=[])
     ap.add_argument("--mode", action="append", default=[])
     args = ap.parse_args()
-    labs = args.lab or config.labs()
+    from grade import resolve_lab
+    labs = [resolve_lab(l) for l in args.lab] or config.labs()
     if args.action == "record":
         env = dict(os.environ, KIT_TRANSCRIPTS=args.transcripts)
         subprocess.run([PY, str(GRADER / "grade.py"), "--quiet", "--solution"]

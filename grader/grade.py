@@ -65,8 +65,9 @@ class Collector:
                 return
             msg = ""
             if not report.passed:
-                msg = getattr(report, "longreprtext", "") or str(report.longrepr)
-                msg = short_message(msg)
+                msg = props.get("message") or short_message(
+                    getattr(report, "longreprtext", "") or str(report.longrepr))
+                msg = strip_introspection(msg)
             self.results.append({
                 "nodeid": report.nodeid, "name": report.nodeid.split("::")[-1],
                 "lab": props.get("lab"), "points": props.get("points", 0),
@@ -91,6 +92,15 @@ def short_message(text):
             break
         keep.append(l)
     return "\n".join(keep)[-2500:]
+
+
+def strip_introspection(msg):
+    """Drop pytest's rewritten-assert explanation ("assert x == y / + where ...")."""
+    lines = msg.splitlines()
+    for i, l in enumerate(lines):
+        if i and (l.startswith("assert ") or l.lstrip().startswith("+ where")):
+            return "\n".join(lines[:i]).rstrip()
+    return msg
 
 
 def print_table(results, labs, variant, build_info, out):
@@ -173,7 +183,7 @@ def main():
     collector = Collector()
     if files:
         import pytest
-        pargs = files + ["-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--tb=short",
+        pargs = files + ["-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--tb=native",
                          "-o", "console_output_style=classic", "--no-header", "-rN"]
         if args.test:
             pargs += ["-k", args.test]

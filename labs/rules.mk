@@ -104,7 +104,7 @@ $(ISO): $(ELF) $(KIT)/labs/kernel/grub.cfg
 
 # For editors (clangd): the exact flags of every file of this snapshot.
 $(BUILD)/compile_commands.json: $(MAKEFILE_LIST)
-	@mkdir -p $(@D)
+	$(shell mkdir -p $(BUILD))
 	$(file >$@,[$(patsubst %$(comma),%,$(COMPILE_DB))])
 comma := ,
 
