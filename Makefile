@@ -2,7 +2,9 @@
 #
 #   make grade [LAB=..] [TEST=..]    build and grade your labs (all labs without LAB)
 #   make check                       the kit's self-check: every test fails on the
-#                                    starter and passes on the solution (+ harness tests)
+#                                    starter and passes on the solution (+ harness tests,
+#                                    a sample of the cheat corpus)
+#   make check-cheats                the whole cheat corpus against every lab
 #   make qemu LAB=..                 run a lab kernel, serial on this terminal (Ctrl-A X quits)
 #   make qemu-gdb LAB=..             the same, stopped, waiting for gdb on a private socket
 #   make gdb LAB=..                  attach gdb (kernel symbols, 64-bit) to that socket
@@ -36,7 +38,7 @@ QEMU_ARGS := -M q35,smm=off -cpu qemu64,+pdpe1gb -m 128M -display none -no-reboo
 	$(if $(PARAMS),-fw_cfg name=opt/kit/params$(,)string="$(PARAMS)")
 , := ,
 
-.PHONY: help setup need grade check qemu qemu-gdb gdb build clean lab-required bench
+.PHONY: help setup need grade check check-cheats qemu qemu-gdb gdb build clean lab-required bench
 help:
 	@sed -n '1,/^$$/p' $(KIT)/Makefile | sed 's/^# \{0,1\}//'
 
@@ -64,7 +66,10 @@ grade: need
 		$(if $(GRADESCOPE),--gradescope $(GRADESCOPE))
 
 check: need
-	@$(PY) $(KIT)/grader/check.py
+	@$(PY) $(KIT)/grader/check.py $(if $(LAB),--lab $(LAB))
+
+check-cheats: need
+	@$(PY) $(KIT)/grader/check.py --cheats all
 
 build: lab-required
 	@$(MAKE) -s -C $(KIT)/labs/$(LAB_NAME) $(MAKE_VARS)

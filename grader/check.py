@@ -1,10 +1,16 @@
 #!/usr/bin/python3
 """The kit's self-check (`make check`): proves the grader can fail and can pass.
 
+    check.py [--lab L]... [--cheats sample|all|none]
+
 For every lab: each test must FAIL on the starter and PASS on the solution.
-Also runs the harness's own tests (grader/selftest) against the smoke kernel.
-Both variants and the self-tests run at once; exits non-zero on any defect.
+Also runs the harness's own tests (grader/selftest) against the smoke kernel,
+then the cheat corpus (grader/cheats.py) built from the solution runs' serial
+transcripts: every cheat must score zero. `sample` (the default) runs every
+cheat against one lab and the replaying cheats against every lab; `all` runs
+the whole corpus (`make check-cheats`). Exits non-zero on any defect.
 """
+import argparse
 import json
 import os
 import subprocess
@@ -21,16 +27,23 @@ PY = "/usr/bin/python3"
 
 
 def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lab", action="append", default=[])
+    ap.add_argument("--cheats", choices=["sample", "all", "none"], default="sample")
+    args = ap.parse_args()
     t0 = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="kit-check-"))
-    extra = sys.argv[1:]  # e.g. --lab 01
+    transcripts = tmp / "transcripts"
+    extra = sum((["--lab", l] for l in args.lab), [])
     procs = {}
     for variant in ("starter", "solution"):
         out = tmp / f"{variant}.json"
         cmd = [PY, str(GRADER / "grade.py"), "--quiet", "--json", str(out), "--jobs", "1"] + extra
+        env = dict(os.environ)
         if variant == "solution":
             cmd.append("--solution")
-        procs[variant] = (subprocess.Popen(cmd, stdout=subprocess.DEVNULL), out)
+            env["KIT_TRANSCRIPTS"] = str(transcripts)
+        procs[variant] = (subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env=env), out)
     selftest = None
     if not extra:
         selftest = subprocess.Popen([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider",
@@ -70,10 +83,30 @@ def main():
         print(f"harness self-tests: {last}")
         if selftest.returncode != 0:
             defects.append("harness self-tests failed:\n" + text[-3000:])
+    if args.cheats != "none":
+        defects += check_cheats(transcripts, labs, args.cheats)
     for d in defects:
         print(f"DEFECT {d}")
     print(f"make check: {'FAILED' if defects else 'passed'} in {time.monotonic() - t0:.1f}s")
     sys.exit(1 if defects else 0)
+
+
+def check_cheats(transcripts, labs, scope):
+    import cheats
+    t = time.monotonic()
+    if scope == "all":
+        plan = [(lab, mode) for lab in labs for mode in cheats.MODES]
+    else:
+        first = labs[0] if labs else None
+        plan = [(first, m) for m in cheats.MODES] + \
+               [(lab, m) for lab in labs[1:] for m in ("replay", "dump_exit")]
+    rows, left = cheats.run(transcripts, plan)
+    defects = [f"cheat {lab}/{mode} not caught: {'; '.join(p)}" for lab, mode, p, _, _ in rows if p]
+    if left:
+        defects.append(f"QEMU processes outlived the cheat corpus: {left}")
+    caught = sum(not p for _, _, p, _, _ in rows)
+    print(f"cheat corpus: {caught}/{len(rows)} caught ({scope}, {time.monotonic() - t:.1f}s)")
+    return defects
 
 
 if __name__ == "__main__":
