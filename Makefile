@@ -5,6 +5,7 @@
 #                                    starter and passes on the solution (+ harness tests,
 #                                    a sample of the cheat corpus)
 #   make check-cheats                the whole cheat corpus against every lab
+#   make bench                       time a boot, each lab's grading and make check
 #   make qemu LAB=..                 run a lab kernel, serial on this terminal (Ctrl-A X quits)
 #   make qemu-gdb LAB=..             the same, stopped, waiting for gdb on a private socket
 #   make gdb LAB=..                  attach gdb (kernel symbols, 64-bit) to that socket
@@ -67,6 +68,9 @@ grade: need
 
 check: need
 	@$(PY) $(KIT)/grader/check.py $(if $(LAB),--lab $(LAB))
+
+bench: need
+	@$(PY) $(KIT)/grader/bench.py --check
 
 check-cheats: need
 	@$(PY) $(KIT)/grader/check.py --cheats all
