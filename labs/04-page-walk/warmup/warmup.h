@@ -125,10 +125,15 @@ struct ipt_table {
     uint32_t nbuckets;
 };
 
-/* The bucket of (pid, vpn): multiplicative hashing (Knuth). */
+/* The bucket of (pid, vpn): mix both into 32 bits (the finishing steps of
+ * MurmurHash3), so neighbouring pages and address spaces spread out. */
 static inline uint32_t ipt_hash(uint32_t pid, uint32_t vpn, uint32_t nbuckets)
 {
-    return ((vpn ^ (pid << 16)) * 2654435761u) % nbuckets;
+    uint32_t x = vpn ^ (pid * 0x9e3779b9u);
+    x ^= x >> 16;
+    x *= 0x85ebca6bu;
+    x ^= x >> 13;
+    return x % nbuckets;
 }
 
 /* Translate va in address space pid. */
