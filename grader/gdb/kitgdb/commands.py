@@ -10,6 +10,8 @@ T = Target()
 MASK64 = (1 << 64) - 1
 STATE = {"stop": 0, "faults": []}  # stop counter; [(stop, fault key)] seen by kit frame/pferr
 MAX_FRAMES = 32                    # how far up the stack to look for a trapframe
+RFLAGS_ALWAYS_1 = 1 << 1
+RFLAGS_ALWAYS_0 = (1 << 3) | (1 << 5) | (1 << 15) | (MASK64 & ~((1 << 22) - 1))
 
 
 def on_stop(_event=None):
@@ -431,15 +433,18 @@ def cpu_frame_lines(v):
 
 
 def repeat_note(vector, rip):
-    """Remember this fault; a note when the same one was seen at the stops before."""
+    """Remember this fault; a note when the same fault was decoded at the stops
+    before at this same place (a breakpoint hit again and again by one fault)."""
     cr2 = T.regs().gpr.get("CR2", 0)
+    pc = int(gdb.parse_and_eval("$pc")) & MASK64
     key = F.fault_key(vector, rip, cr2)
     seen = STATE["faults"]
-    if not seen or seen[-1][0] != STATE["stop"]:
-        seen.append((STATE["stop"], key))
+    if not seen or seen[-1][0] != STATE["stop"] or seen[-1][1] != pc:
+        seen.append((STATE["stop"], pc, key))
     del seen[:-64]
+    here = [k for _, p, k in seen if p == pc]
     n = 0
-    for _, k in reversed(seen):
+    for k in reversed(here):
         if k != key:
             break
         n += 1
@@ -447,8 +452,8 @@ def repeat_note(vector, rip):
         return []
     return [f"! the same fault ({D.mnemonic(vector)} at rip 0x{rip:x}"
             + (f", CR2 0x{cr2:x}" if vector == 14 else "")
-            + f") at the last {n} stops: a handler that returns without fixing the cause "
-            "makes the CPU retry the instruction forever"]
+            + f") stopped here {n} times in a row: a handler that returns without fixing "
+            "the cause makes the CPU retry the instruction forever"]
 
 
 def fault_context(vector, err):
@@ -496,24 +501,28 @@ seen at the stops before (a fault loop)."""
 
     def raw(self, argv):
         rsp = int(gdb.parse_and_eval("$rsp")) & MASK64
-        pc = int(gdb.parse_and_eval("$pc")) & MASK64
-        sym = T.symbol(pc)
-        data = T.read_virt(rsp, 8 * 6, "stack")
-        q = [int.from_bytes(data[i:i + 8], "little") for i in range(0, 48, 8)]
+        sym = T.symbol(int(gdb.parse_and_eval("$pc")) & MASK64)
+        data = T.read_virt(rsp, 8 * 7, "stack")
+        q = [int.from_bytes(data[i:i + 8], "little") for i in range(0, len(data), 8)]
         if argv:
             vec, how = number(argv[0]), "given vector"
+            layout = "error" if vec in D.ERROR_CODE_VECTORS else "cpu"
         elif sym.startswith("trap_vector") and sym[11:].isdigit():
             vec, how = int(sym[11:]), f"entry stub {sym}"
+            layout = "error" if vec in D.ERROR_CODE_VECTORS else "cpu"
+        elif sym == "trap_common":
+            vec, how, layout = q[0], "trap_common: the stub pushed vector and error", "stub"
         else:
-            vec, how = None, "guessed"
-        has_err = vec in D.ERROR_CODE_VECTORS if vec is not None else self.guess_error(q)
-        names = (["error"] if has_err else []) + F.CPU_FRAME_FIELDS
-        v = dict(zip(names, q))
+            layout, how = self.guess(q), "guessed from the words at rsp"
+            vec = q[0] if layout == "stub" else None
+        skip = {"cpu": 0, "error": 0, "stub": 1}[layout]
+        names = (["error"] if layout != "cpu" else []) + F.CPU_FRAME_FIELDS
+        v = dict(zip(names, q[skip:]))
         lines = [f"CPU frame at rsp 0x{rsp:x} ({how}; "
-                 f"{'error code on top' if has_err else 'no error code'})"]
+                 f"{'no error code' if layout == 'cpu' else 'error code on top'})"]
         if vec is not None:
             lines.append(f"  vector {vec} {D.mnemonic(vec)}")
-        if has_err:
+        if layout != "cpu":
             lines += fault_context(vec if vec is not None else -1, v["error"])
         lines += cpu_frame_lines(v)
         if vec is not None:
@@ -521,11 +530,23 @@ seen at the stops before (a fault loop)."""
         return lines
 
     @staticmethod
-    def guess_error(q):
-        """True when the words read as [error, rip, cs, rflags, rsp, ss] and not as [rip, cs, ...]."""
-        def plausible(cs, rflags, ss):
-            return cs < 0x10000 and cs >> 3 and ss < 0x10000 and rflags & 2 and rflags < 1 << 22
-        return not plausible(q[1], q[2], q[4]) and plausible(q[2], q[3], q[5])
+    def guess(q):
+        """Which layout the words at rsp have: [vector, error, rip, cs, rflags, rsp, ss]
+        (the core's stubs), [error, rip, cs, ...] or [rip, cs, ...]."""
+        def plausible(rip, cs, rflags, ss):
+            ring = cs & 3
+            return (8 <= cs < 0x10000 and not cs & D.SEL_TI and ring in (0, 3)
+                    and ss < 0x10000 and (ss & 3 == ring or ss == 0)
+                    and rflags & RFLAGS_ALWAYS_1 and not rflags & RFLAGS_ALWAYS_0
+                    and PT.paging.canonical(rip))
+        if q[0] < 256 and plausible(*q[2:5], q[6]):
+            return "stub"
+        if plausible(*q[1:4], q[5]):
+            return "error"
+        if plausible(*q[0:3], q[4]):
+            return "cpu"
+        raise KitError("the words at rsp do not look like an exception frame: stop on the "
+                       "first instruction of the entry stub, or name the vector: kit frame raw VEC")
 
 
 class Pferr(KitCommand):
