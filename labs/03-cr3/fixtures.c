@@ -144,12 +144,13 @@ static void parse_fixture(const char *name, const char *value, struct fixture *f
 {
     char field[FIELDS_MAX][FIELD_MAX];
     int n = 0;
-    for (const char *s = value; s && *s && n < FIELDS_MAX; n++)
-        s = next_field(s, field[n]);
+    const char *s = value;
+    while (s && *s && n < FIELDS_MAX)
+        s = next_field(s, field[n++]);
     memset(f, 0, sizeof *f);
     memcpy(f->name, name, strlen(name) + 1);
     f->upper = RIGHTS_ALL;
-    if (n < FIELDS_MIN || !parse_u64(field[0], &f->va) || !parse_u64(field[1], &f->pa) ||
+    if (!s || *s || n < FIELDS_MIN || !parse_u64(field[0], &f->va) || !parse_u64(field[1], &f->pa) ||
         !parse_size(field[2], &f->size) || !parse_rights(field[3], &f->leaf, &f->pat) ||
         (n == FIELDS_MAX && !parse_rights(field[4], &f->upper, NULL)))
         panic("fixture %s: cannot parse '%s' (want VA:PA:SIZE:LEAF[:UPPER])", name, value);
