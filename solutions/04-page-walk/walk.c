@@ -5,22 +5,6 @@
 #include <kit/kit.h>
 #include <kit/pte.h>
 #include <walk.h>
-#if __has_include(<cr3.h>)
-#include <cr3.h>
-#else /* TEMPORARY until Lab 3 lands */
-#include <kit/boot.h>
-#include <kit/x86.h>
-static void *phys_to_virt(paddr_t pa) { return (void *)(boot_info.phys_offset + pa); }
-static paddr_t cr3_pml4(void) { return read_cr3() & CR3_ADDR_MASK; }
-#endif
-
-unsigned pt_index(vaddr_t va, int level)
-{
-    if (level < PT_LEVEL_PT || level > PT_LEVEL_PML4)
-        panic("pt_index: bad level %d", level);
-    unsigned shift = PAGE_SHIFT + PT_INDEX_BITS * (level - PT_LEVEL_PT);
-    return (va >> shift) & (PT_ENTRIES - 1);
-}
 
 u64 page_offset(vaddr_t va) { return va & (PAGE_SIZE - 1); }
 
@@ -28,12 +12,6 @@ bool is_canonical(vaddr_t va)
 {
     unsigned unused = 64 - VA_BITS;
     return (vaddr_t)((i64)(va << unused) >> unused) == va;
-}
-
-/* Bytes one entry of `level` maps when it is a leaf. */
-static u64 level_size(int level)
-{
-    return PAGE_SIZE << (PT_INDEX_BITS * (level - PT_LEVEL_PT));
 }
 
 /* True when entry, read at `level`, maps a page instead of pointing at a table. */
@@ -64,7 +42,7 @@ void translate(vaddr_t va, struct translation *out)
         out->user &= !!(entry & PTE_U);
         out->nx |= !!(entry & PTE_NX);
         if (is_leaf(entry, level)) {
-            u64 size = level_size(level);
+            u64 size = pt_span(level);
             out->status = TR_OK;
             out->page_size = size;
             out->pa = ((entry & PTE_ADDR_MASK) & ~(size - 1)) | (va & (size - 1));

@@ -1,20 +1,14 @@
 /*
  * Lab 4, Part B: split virtual addresses and walk the four-level page tables.
  * The API and its contracts are in labs/04-page-walk/include/walk.h; the entry
- * flags and levels in <kit/pte.h>. Lab 3's <cr3.h> gives you cr3_pml4() (where
- * the walk starts) and phys_to_virt() (how the kernel reads a table that lives
- * at a physical address).
+ * flags and levels in <kit/pte.h>. Lab 3's <cr3.h> (included by walk.h) gives
+ * you pt_index() (which entry of a table va selects), cr3_pml4() (where the
+ * walk starts) and phys_to_virt() (how the kernel reads a table that lives at
+ * a physical address).
  */
 #include <kit/kit.h>
 #include <kit/pte.h>
 #include <walk.h>
-
-/* LAB 4: shift va right by PAGE_SHIFT plus PT_INDEX_BITS for every level
- * below `level`, then keep the low PT_INDEX_BITS bits. */
-unsigned pt_index(vaddr_t va, int level)
-{
-    LAB_STUB(4, "pt_index");
-}
 
 /* LAB 4: the low PAGE_SHIFT bits. */
 u64 page_offset(vaddr_t va)

@@ -9,23 +9,16 @@
  *            pt_index pt_index pt_index pt_index page_offset
  *            (va, 4)  (va, 3)  (va, 2)  (va, 1)  (va)
  *
- * Lab 5 builds its mapper on these functions.
+ * pt_index(), VA_BITS and PT_INDEX_BITS come from Lab 3's <cr3.h>, included
+ * here with cr3_pml4() and phys_to_virt(): a lab that includes walk.h lists
+ * 03-cr3 in its LAB_DEPS. Lab 5 builds its mapper on these functions.
  */
 #ifndef LAB04_WALK_H
 #define LAB04_WALK_H
 
 #include <kit/types.h>
 #include <kit/pte.h>
-
-/* Bits of the virtual address the MMU translates (48 with four levels). */
-#define VA_BITS 48
-/* Bits of the index into one table (512 entries). */
-#define PT_INDEX_BITS 9
-
-/* The index into the table of `level` (PT_LEVEL_PT..PT_LEVEL_PML4) that va
- * selects: bits 12..20 for level 1, 21..29 for 2, 30..38 for 3, 39..47 for 4.
- * Always in 0..PT_ENTRIES-1. Panics on a level outside 1..4. */
-unsigned pt_index(vaddr_t va, int level);
+#include <cr3.h> /* Lab 3: pt_index(va, level), pt_shift(), cr3_pml4(), phys_to_virt() */
 
 /* The offset of va inside its 4 KiB page (bits 0..11). */
 u64 page_offset(vaddr_t va);
