@@ -6,9 +6,9 @@ output can be memorised. The kernel's lines are compared with QEMU's registers,
 QEMU's `info mem` and gva2gpa, and the grader's own walk of the tables read
 from physical memory (models/cr3.py, harness/paging.py).
 
-Boots, started together: "main" (shared by the non-fatal checks, the most
-demanding last), "cr3", "rec" (the recursive entry, which changes the address
-space), and one per fatal check.
+Boots, started together: "cr3", one per fatal check, "main" (shared by the
+non-fatal checks, the most demanding last) and "rec" (the recursive entry,
+which changes the address space).
 
 Commands of one check are typed in one go (run_commands): the serial port
 answers each separately typed line only after ~50 ms.
@@ -22,7 +22,7 @@ from models import cr3 as model
 
 LAB = "03-cr3"
 P2V_SAMPLES = 4
-WALK_RANDOM = 3
+KERNEL_VMA = 0xFFFFFFFF80000000
 
 
 class Layout:
@@ -39,23 +39,56 @@ class Layout:
 
 
 class Boots:
+    """The module's machines. All boot together; each then waits paused (QEMU's
+    `stop`), so only the machine a test talks to runs: an idle kernel polls
+    the serial port and would otherwise take a core from the others."""
+
+    NAMES = ("cr3", "slot_in_use", "p2v_beyond", "main", "rec")
+
     def __init__(self, pool):
         self.pool = pool
         self.rng = config.new_rng(LAB)
         self.seed = self.rng.seed_value
         self.layouts = {}
-        for name in ("main", "cr3", "rec", "slot_in_use", "p2v_beyond"):
+        for name in self.NAMES:
             self.layouts[name] = Layout(self.rng)
             pool.start(name, LAB, **self.layouts[name].params)
         self.cache = {}
+        self.errors = {}
+        self.running = set()
+        for name in self.NAMES:
+            try:
+                pool[name].wait_prompt()
+                pool[name].hmp("stop")
+            except KernelError as e:
+                self.errors[name] = e
 
     def ready(self, name):
-        """The machine `name` at its first prompt (waited for once)."""
+        """The machine `name`, running at its prompt, for serial commands."""
+        if name in self.errors:
+            raise self.errors[name]
         m = self.pool[name]
-        if not getattr(m, "prompt_seen", False):
-            m.wait_prompt()
-            m.prompt_seen = True
+        if name not in self.running:
+            m.hmp("cont")
+            self.running.add(name)
         return m
+
+    def inspect(self, name):
+        """The machine `name`, paused, for QEMU's view (fast while paused)."""
+        if name in self.errors:
+            raise self.errors[name]
+        m = self.pool[name]
+        if name in self.running:
+            self.running.discard(name)
+            m.hmp("stop")
+        return m
+
+    def park(self):
+        for name in list(self.running):
+            try:
+                self.inspect(name)
+            except KernelError:
+                pass
 
     def once(self, key, fn):
         """Run fn() once per module (a stage several tests share); re-raise its failure."""
@@ -77,6 +110,12 @@ class Boots:
 @pytest.fixture(scope="module")
 def boots(machine_pool):
     return Boots(machine_pool)
+
+
+@pytest.fixture(autouse=True)
+def _park_after(boots):
+    yield
+    boots.park()
 
 
 def run_commands(m, lines):
@@ -109,6 +148,21 @@ def elf_symbol(name):
     return symbols.load(str(config.kernel_elf(LAB))).addr(name)
 
 
+def table_reader(m):
+    """read_u64(pa) over physical memory, with the kernel image (where all of
+    this lab's tables live) fetched in one read."""
+    start = elf_symbol("__kernel_start") - KERNEL_VMA
+    size = elf_symbol("__kernel_end") - KERNEL_VMA - start
+    image = m.read_phys(start, size)
+    other = m.phys_reader()
+
+    def read_u64(pa):
+        if start <= pa and pa + 8 <= start + size:
+            return int.from_bytes(image[pa - start:pa - start + 8], "little")
+        return other(pa)
+    return read_u64
+
+
 def check_chain(m, printed, va, read_u64, cr3, where):
     """Compare `walk` lines for va with the grader's walk of physical memory."""
     expect = paging.walk(read_u64, cr3, va).steps
@@ -129,14 +183,13 @@ def check_chain(m, printed, va, read_u64, cr3, where):
             f"expected '{model.decode(raw, lvl)}' {where}")
 
 
-# ---- CR3 and phys_to_virt ---------------------------------------------------------
+# ---- CR3, and the two fatal checks (their machines then stay stopped) -----------
 
 @pytest.mark.points(4)
 def test_cr3_matches_qemu(boots):
     """The PML4 address and PWT/PCD bits printed by `cr3` equal QEMU's CR3."""
-    m = boots.ready("cr3")
-    got = model.parse_cr3(m.command("cr3"))
-    cr3 = cr3_of(m)
+    got = model.parse_cr3(boots.ready("cr3").command("cr3"))
+    cr3 = cr3_of(boots.inspect("cr3"))
     assert got, "`cr3` printed no 'cr3 pml4 0x... flags 0x...' line"
     assert got[0] == cr3 & paging.ADDR_MASK, (
         f"cr3_pml4() = 0x{got[0]:x}, but QEMU's CR3 is 0x{cr3:x}: keep bits 12..51 only "
@@ -146,49 +199,70 @@ def test_cr3_matches_qemu(boots):
         f"{boots.why('cr3')}")
 
 
-@pytest.mark.points(5)
-def test_phys_to_virt_matches_gva2gpa(boots):
-    """phys_to_virt gives physoff + pa, which QEMU translates back to pa, and reads pa's bytes."""
-    m = boots.ready("main")
-    off = boots.layouts["main"].physoff
-    pas = [boots.rng.randrange(4 << 20, 120 << 20, 8) for _ in range(P2V_SAMPLES)]
-    got = {}
-    for out in run_commands(m, [f"p2v 0x{pa:x}" for pa in pas]):
-        got.update(model.parse_p2v(out))
-    for pa in pas:
-        assert pa in got, f"`p2v 0x{pa:x}` printed no 'p2v PA VA VALUE' line"
-        va, value = got[pa]
-        assert va == off + pa, (
-            f"phys_to_virt(0x{pa:x}) = 0x{va:x}; this boot maps physical memory at "
-            f"0x{off:x}, so expected 0x{off + pa:x} {boots.why('main')}")
-        assert m.gva2gpa(va) == pa, f"QEMU translates 0x{va:x} to {m.gva2gpa(va)}, not 0x{pa:x}"
-        real = int.from_bytes(m.read_phys(pa, 8), "little")
-        assert value == real, f"read 0x{value:x} through 0x{va:x}, physical 0x{pa:x} holds 0x{real:x}"
+@pytest.mark.points(3)
+def test_recursive_install_refuses_used_slot(boots):
+    """recursive_install on a slot already in use panics and leaves the entry unchanged."""
+    lay = boots.layouts["slot_in_use"]
+    s = boots.rng.choice([model.slot(lay.physoff)] + [model.slot(f.va) for f in lay.fixtures])
+    m = boots.inspect("slot_in_use")
+    entry_pa = (cr3_of(m) & paging.ADDR_MASK) + 8 * s
+    before = m.phys_reader()(entry_pa)
+    stopped, out = run_fatal(boots.ready("slot_in_use"), f"recursive {s}")
+    after = boots.inspect("slot_in_use").phys_reader()(entry_pa)
+    assert stopped, (f"`recursive {s}` on a slot in use returned ({out.strip()[-200:]!r}); "
+                     "recursive_install must panic")
+    assert "PANIC" in out and "recursive_install" in out, (
+        f"`recursive {s}` on a slot in use should panic in recursive_install; printed: "
+        f"{out.strip()[-300:]}")
+    assert model.same_entry(before, after), (
+        f"PML4[{s}] changed from 0x{before:016x} to 0x{after:016x} before the panic")
 
 
 @pytest.mark.points(3)
 def test_phys_to_virt_panics_beyond_mapping(boots):
     """phys_to_virt of an address past the physical-memory mapping panics instead of faulting."""
-    m = boots.ready("p2v_beyond")
     pa = boots.rng.randrange(1 << 30, 4 << 30, 8)
-    stopped, out = run_fatal(m, f"p2v 0x{pa:x}")
+    stopped, out = run_fatal(boots.ready("p2v_beyond"), f"p2v 0x{pa:x}")
+    m = boots.inspect("p2v_beyond")
     assert stopped, (f"p2v 0x{pa:x} (beyond 128 MiB) returned {out.strip()[-200:]!r}: "
                      "phys_to_virt must panic outside the mapping")
     faults = [e for e in m.exceptions() if e.vector == 14]
     assert not faults, (f"p2v 0x{pa:x} page-faulted at 0x{faults[0].cr2:x}: phys_to_virt must "
                         "check that pa lies inside the mapping and panic")
     assert "PANIC" in out and "phys_to_virt" in out, (
-        f"p2v 0x{pa:x} (beyond 128 MiB) should end in a panic from phys_to_virt; printed: {out.strip()[-300:]}")
+        f"p2v 0x{pa:x} (beyond 128 MiB) should end in a panic from phys_to_virt; printed: "
+        f"{out.strip()[-300:]}")
 
 
-# ---- entries -----------------------------------------------------------------------
+# ---- the shared boot "main": phys_to_virt, entries, then ptdump -------------------
+
+@pytest.mark.points(5)
+def test_phys_to_virt_matches_gva2gpa(boots):
+    """phys_to_virt gives physoff + pa, which QEMU translates back to pa, and reads pa's bytes."""
+    off = boots.layouts["main"].physoff
+    pas = [boots.rng.randrange(4 << 20, 120 << 20, 8) for _ in range(P2V_SAMPLES)]
+    got = {}
+    for out in run_commands(boots.ready("main"), [f"p2v 0x{pa:x}" for pa in pas]):
+        got.update(model.parse_p2v(out))
+    m = boots.inspect("main")
+    for pa in pas:
+        assert pa in got, f"`p2v 0x{pa:x}` printed no 'p2v PA VA VALUE' line"
+        va, value = got[pa]
+        assert va == off + pa, (
+            f"phys_to_virt(0x{pa:x}) = 0x{va:x}; this boot maps physical memory at "
+            f"0x{off:x}, so expected 0x{off + pa:x} {boots.why('main')}")
+        gpa = m.gva2gpa(va)
+        assert gpa == pa, f"QEMU translates 0x{va:x} to {gpa and hex(gpa)}, not 0x{pa:x}"
+        real = int.from_bytes(m.read_phys(pa, 8), "little")
+        assert value == real, f"read 0x{value:x} through 0x{va:x}, physical 0x{pa:x} holds 0x{real:x}"
+
 
 @pytest.mark.points(5)
 def test_pml4_entries_match_memory(boots):
     """`pml4` lists exactly the present PML4 entries, as stored and decoded by the grader."""
-    m = boots.ready("main")
-    got = model.parse_pml4(m.command("pml4"))
-    read_u64 = m.phys_reader()
+    got = model.parse_pml4(boots.ready("main").command("pml4"))
+    m = boots.inspect("main")
+    read_u64 = table_reader(m)
     table = cr3_of(m) & paging.ADDR_MASK
     real = {i: read_u64(table + 8 * i) for i in range(model.PT_ENTRIES)}
     present = sorted(i for i, e in real.items() if e & paging.P)
@@ -206,33 +280,28 @@ def test_pml4_entries_match_memory(boots):
 @pytest.mark.points(6)
 def test_walk_chains_match_grader_walk(boots):
     """`walk VA` prints the chain of entries the grader's walk reads, for mapped and unmapped VAs."""
-    m = boots.ready("main")
     lay, rng = boots.layouts["main"], boots.rng
     vas = [f.va + rng.randrange(0, f.size, 8) for f in lay.fixtures]
     vas += [elf_symbol("lab_main"), elf_symbol("kernel_pml4"), elf_symbol("kstack_guard"),
             lay.physoff + rng.randrange(0, 120 << 20, 8), rng.randrange(0x1000, 0x200000, 8),
             rng.randrange(1 << 30, 1 << 39, 8),  # PML4[0] present, its PDPT entry not
             model.make_va(model.free_slot(rng, set(lay.used)), rng.randrange(0, 1 << 39, 8))]
-    read_u64, cr3 = m.phys_reader(), cr3_of(m)
-    outs = run_commands(m, [f"walk 0x{va:x}" for va in vas])
+    outs = run_commands(boots.ready("main"), [f"walk 0x{va:x}" for va in vas])
+    m = boots.inspect("main")
+    read_u64, cr3 = table_reader(m), cr3_of(m)
     for va, out in zip(vas, outs):
-        printed = model.parse_walk(out)
-        check_chain(m, printed, va, read_u64, cr3, boots.why("main"))
+        check_chain(m, model.parse_walk(out), va, read_u64, cr3, boots.why("main"))
 
-
-# ---- ptdump --------------------------------------------------------------------------
 
 def ptdump(boots):
-    m = boots.ready("main")
-    return boots.once("ptdump", lambda: model.parse_ptdump(m.command("ptdump")))
+    return boots.once("ptdump", lambda: model.parse_ptdump(boots.ready("main").command("ptdump")))
 
 
 @pytest.mark.points(6)
 def test_ptdump_matches_info_mem(boots):
     """ptdump's ranges, merged by user/writable, equal QEMU's `info mem`."""
-    m = boots.ready("main")
     got = model.merge_user_writable(ptdump(boots))
-    qemu = paging.parse_info_mem(m.hmp("info mem"))
+    qemu = paging.parse_info_mem(boots.inspect("main").hmp("info mem"))
     assert qemu, "QEMU's info mem is empty"
     fmt = lambda r: f"{r[0]:016x}-{r[1]:016x} {'u' if r[2] else '-'}r{'w' if r[3] else '-'}"
     missing = [fmt(r) for r in qemu if r not in got]
@@ -245,9 +314,9 @@ def test_ptdump_matches_info_mem(boots):
 @pytest.mark.points(6)
 def test_ptdump_nx_and_page_sizes(boots):
     """ptdump's ranges equal the grader's walk merged by page size, W, U and NX."""
-    m = boots.ready("main")
     got = ptdump(boots)
-    expect = model.expected_ranges(paging.leaves(m.phys_reader(), cr3_of(m)))
+    m = boots.inspect("main")
+    expect = model.expected_ranges(paging.leaves(table_reader(m), cr3_of(m)))
     missing = [str(r) for r in expect if r not in got]
     extra = [str(r) for r in got if r not in expect]
     assert not missing and not extra, (
@@ -267,7 +336,7 @@ def test_ptdump_shows_fixtures(boots):
                              f"ptdump printed {near or 'nothing there'} {boots.why('main')}")
 
 
-# ---- the recursive entry ------------------------------------------------------------
+# ---- the boot "rec": recursive slots, first below 256, then above ------------------
 
 def rec_slots(boots):
     lay = boots.layouts["rec"]
@@ -277,11 +346,10 @@ def rec_slots(boots):
 
 def install(boots, which):
     """Install the low (0) or high (1) recursive slot on "rec"; return the slot."""
-    m = boots.ready("rec")
     s = rec_slots(boots)[which]
 
     def run():
-        out = m.command(f"recursive {s}")
+        out = boots.ready("rec").command(f"recursive {s}")
         assert f"recursive slot {s}" in out, f"`recursive {s}` printed: {out.strip()[-300:]}"
         return s
     return boots.once(f"install-{which}", run)
@@ -296,12 +364,12 @@ def rec_vas(boots):
 
 
 def check_rwalk(boots, which):
-    m = boots.ready("rec")
     s = install(boots, which)
-    read_u64, cr3 = m.phys_reader(), cr3_of(m)
-    why = f"(slot {s}) {boots.why('rec')}"
     vas = rec_vas(boots)
-    outs = run_commands(m, [f"rwalk 0x{va:x}" for va in vas])
+    outs = run_commands(boots.ready("rec"), [f"rwalk 0x{va:x}" for va in vas])
+    m = boots.inspect("rec")
+    read_u64, cr3 = table_reader(m), cr3_of(m)
+    why = f"(slot {s}) {boots.why('rec')}"
     for va, out in zip(vas, outs):
         printed = model.parse_rwalk(out)
         expect = paging.walk(read_u64, cr3, va).steps
@@ -315,22 +383,26 @@ def check_rwalk(boots, which):
                 f"recursive_table gave 0x{tva:x} {why}")
             assert eva == want_e, (f"rwalk 0x{va:x}: the {name} entry is at 0x{want_e:x}, "
                                    f"recursive_pte gave 0x{eva:x} {why}")
-            gpa = m.gva2gpa(eva)
-            assert gpa == tpa + 8 * idx, (
-                f"QEMU translates 0x{eva:x} to {gpa and hex(gpa)}, not to the {name} entry at "
-                f"0x{tpa + 8 * idx:x}: is PML4[{s}] the PML4's own frame? {why}")
             assert model.same_entry(raw, eraw), (
                 f"rwalk 0x{va:x}: read 0x{raw:016x} through slot {s}, the {name} entry holds "
                 f"0x{eraw:016x} {why}")
             assert text == model.decode(raw, lvl), (
                 f"rwalk 0x{va:x}: '{text}' should be '{model.decode(raw, lvl)}' {why}")
+        # QEMU's own translation of the deepest entry address read through the slot
+        lvl, tva, eva = printed[-1][:3]
+        tpa, idx = expect[-1][1:3]
+        gpa = m.gva2gpa(eva)
+        assert gpa == tpa + 8 * idx, (
+            f"QEMU translates 0x{eva:x} to {gpa and hex(gpa)}, not to the "
+            f"{paging.LEVEL_NAMES[lvl]} entry at 0x{tpa + 8 * idx:x}: is PML4[{s}] the PML4's "
+            f"own frame? {why}")
 
 
 @pytest.mark.points(4)
 def test_recursive_entry_points_at_pml4(boots):
     """`recursive SLOT` stores the PML4's own frame in PML4[SLOT]: present, writable, supervisor, NX."""
-    m = boots.ready("rec")
     s = install(boots, 0)
+    m = boots.inspect("rec")
     cr3 = cr3_of(m)
     entry = m.phys_reader()((cr3 & paging.ADDR_MASK) + 8 * s)
     assert entry & paging.ADDR_MASK == cr3 & paging.ADDR_MASK, (
@@ -362,22 +434,3 @@ def test_recursive_high_slot_walk(boots):
     except AssertionError:
         pass  # test_recursive_low_slot_walk reports it
     boots.once("rwalk-1", lambda: check_rwalk(boots, 1))
-
-
-@pytest.mark.points(3)
-def test_recursive_install_refuses_used_slot(boots):
-    """recursive_install on a slot already in use panics and leaves the entry unchanged."""
-    m = boots.ready("slot_in_use")
-    lay = boots.layouts["slot_in_use"]
-    s = boots.rng.choice([model.slot(lay.physoff)] + [model.slot(f.va) for f in lay.fixtures])
-    read = lambda: m.phys_reader()((cr3_of(m) & paging.ADDR_MASK) + 8 * s)
-    before = read()
-    stopped, out = run_fatal(m, f"recursive {s}")
-    assert stopped, (f"`recursive {s}` on a slot in use returned ({out.strip()[-200:]!r}); "
-                     "recursive_install must panic")
-    assert "PANIC" in out and "recursive_install" in out, (
-        f"`recursive {s}` on a slot in use should panic in recursive_install; printed: "
-        f"{out.strip()[-300:]}")
-    after = read()
-    assert model.same_entry(before, after), (
-        f"PML4[{s}] changed from 0x{before:016x} to 0x{after:016x} before the panic")
