@@ -17,7 +17,7 @@ from harness import config, symbols
 from models import segments as model
 
 LAB = "01-segmentation"
-ENCODE_SAMPLES = 16
+ENCODE_SAMPLES = 12
 USER_STACK_BYTES = 4096     # labs/01-segmentation/scenarios.c
 TEST_SEL = 0x48             # scenarios.c: the testdesc slot, first past the student's GDT
 GP0 = (model.GP, 0)
@@ -45,7 +45,7 @@ class Plan:
         # boot -> (the `run=` scenario, prefixes of the tests that use the boot)
         self.boots = {
             "main": (None, "test_seg_encode test_gdtr test_gdt_ test_segment_registers test_tr_ "
-                           "test_tss_ test_callgate_descriptor test_load_test_descriptor"),
+                           "test_tss_ test_load_test_descriptor"),
             "np": (f"testdesc:{':'.join(hex(v) for v in np_desc)},load:{np_reg}:{hex(TEST_SEL)}",
                    "test_load_not_present"),
             "beyond": (f"load:{self.beyond[0]}:{hex(self.beyond[1])}", "test_load_beyond"),
@@ -54,7 +54,7 @@ class Plan:
             "kdata": (f"uload:{self.kdata[0]}:{hex(self.kdata[1])}", "test_ring3_cannot_load_kernel"),
             "priv": (f"user:{self.insn}", "test_ring3_privileged"),
             "io": (f"user:{self.io[0]}:{hex(self.io[1])}", "test_ring3_port_io"),
-            "gate": ("gate", "test_callgate_enters"),
+            "gate": ("gate", "test_callgate"),
         }
         self.ustack = {name: r.randrange(0, USER_STACK_BYTES - 512, 16) for name in self.boots}
 
@@ -138,7 +138,11 @@ def read_linear(m, va, n):
 # ---- fatal scenarios: one fresh boot each ------------------------------------------
 
 def scenario(boots, name):
-    """Wait for boot `name` to stop after its scenario; return (machine, exceptions, command)."""
+    """Wait (once) for boot `name` to stop after its scenario; return (machine, exceptions, command)."""
+    return boots.once(("scenario", name), lambda: wait_scenario(boots, name))
+
+
+def wait_scenario(boots, name):
     m = boots.pool[name]
     cmd = boots.plan.command(name)
     try:
@@ -277,6 +281,25 @@ def test_ring3_port_io_raises_gp0(boots):
                  "with IOPL 0 the CPU consults the TSS's I/O bitmap at iomap_base; an "
                  "iomap_base past the TSS limit means no bitmap, so no port")
     check_user_frame(excs[0], boots, "io", cmd)
+
+
+@pytest.mark.points(3)
+def test_callgate_descriptor(boots):
+    """Slot 0x38 is a present 64-bit call gate, DPL 3, to gate_entry in the kernel code segment."""
+    m, excs, cmd = scenario(boots, "gate")
+    gbase, glimit = m.regs().gdt
+    table = model.table(read_linear(m, gbase, min(glimit, 0x7FF) + 1))
+    assert len(table) > (model.CALLGATE_SEL >> 3) + 1, f"GDTR limit 0x{glimit:x} ends before the gate slot"
+    lo, hi = table[model.CALLGATE_SEL >> 3], table[(model.CALLGATE_SEL >> 3) + 1]
+    g = model.decode_gate(lo, hi)
+    what = f"call gate at 0x{model.CALLGATE_SEL:02x} (0x{lo:016x} 0x{hi:016x})"
+    assert g.p and not g.s and g.type == model.CALL_GATE, (
+        f"{what}: must be present with S = 0 and type 0x{model.CALL_GATE:x}")
+    assert g.dpl == 3, f"{what}: DPL {g.dpl}; ring 3 may use the gate only if its DPL is 3"
+    assert g.selector == model.KERNEL_CS, f"{what}: selector 0x{g.selector:x}, expected 0x08"
+    assert g.target == sym("gate_entry"), (
+        f"{what}: target {where(g.target)}, expected gate_entry 0x{sym('gate_entry'):x}")
+    assert g.high_type == 0, f"{what}: bits 12:8 of the upper half must be 0"
 
 
 @pytest.mark.points(4)
@@ -436,22 +459,6 @@ def test_tss_stacks(boots):
     assert f["ist"][1] == sym("ist1_stack_top"), (
         f"TSS IST1 (offset 0x24) = 0x{f['ist'][1]:x}, expected ist1_stack_top "
         f"0x{sym('ist1_stack_top'):x}")
-
-
-@pytest.mark.points(3)
-def test_callgate_descriptor(boots):
-    """Slot 0x38 is a present 64-bit call gate, DPL 3, to gate_entry in the kernel code segment."""
-    s = snapshot(boots)
-    lo, hi = s.gdt[model.CALLGATE_SEL >> 3], s.gdt[(model.CALLGATE_SEL >> 3) + 1]
-    g = model.decode_gate(lo, hi)
-    what = f"call gate at 0x{model.CALLGATE_SEL:02x} (0x{lo:016x} 0x{hi:016x})"
-    assert g.p and not g.s and g.type == model.CALL_GATE, (
-        f"{what}: must be present with S = 0 and type 0x{model.CALL_GATE:x}")
-    assert g.dpl == 3, f"{what}: DPL {g.dpl}; ring 3 may use the gate only if its DPL is 3"
-    assert g.selector == model.KERNEL_CS, f"{what}: selector 0x{g.selector:x}, expected 0x08"
-    assert g.target == sym("gate_entry"), (
-        f"{what}: target {where(g.target)}, expected gate_entry 0x{sym('gate_entry'):x}")
-    assert g.high_type == 0, f"{what}: bits 12:8 of the upper half must be 0"
 
 
 @pytest.mark.points(4)

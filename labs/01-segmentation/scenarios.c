@@ -220,8 +220,26 @@ MONITOR_COMMAND(user, "user INSN [PORT]     run hlt|cli|sti|rdcr3|wrcr3|rdmsr|lg
 
 /* ---- gate: ring 3 -> call gate -> ring 0 -> back to ring 3 ---- */
 
+/* callgate_install(gate_entry), into the live table too if testdesc replaced it. */
+static void gate_install(void)
+{
+    callgate_install((u64)gate_entry);
+    if (scenario_gdt_live)
+        memcpy(&scenario_gdt[SEL_INDEX(CALLGATE_SEL)], &gdt[SEL_INDEX(CALLGATE_SEL)], 2 * sizeof(u64));
+}
+
+static int cmd_callgate(int argc, char **argv)
+{
+    gate_install();
+    kprintf("callgate: callgate_install(gate_entry = %p):\n", gate_entry);
+    gdt_print_slot(gdt, SEL_INDEX(CALLGATE_SEL), GDT_ENTRIES);
+    return 0;
+}
+MONITOR_COMMAND(callgate, "callgate             install the call gate to gate_entry and show it", cmd_callgate);
+
 static int cmd_gate(int argc, char **argv)
 {
+    gate_install();
     trap_register(T_BP, gate_arrived);
     kprintf("gate: ring 3 calls 0x%x:0 (this ends the boot)\n", CALLGATE_SEL | SEL_RPL3);
     run_user(user_gate);
@@ -238,7 +256,7 @@ static const struct {
     monitor_fn fn;
 } scenario_commands[] = {
     {"testdesc", cmd_testdesc}, {"load", cmd_load}, {"uload", cmd_uload},
-    {"user", cmd_user},         {"gate", cmd_gate},
+    {"user", cmd_user},         {"gate", cmd_gate},   {"callgate", cmd_callgate},
 };
 
 /* Run one "word:word:..." command of the run= parameter; false if unknown. */
