@@ -151,7 +151,7 @@ def wait_scenario(boots, name):
         m.prompt_seen = True
     excs = m.exceptions()
     assert "run: " in out, (
-        f"the kernel stopped during boot, before the scenario `{cmd}` could run; QEMU "
+        f"the kernel stopped unexpectedly during boot, before the scenario `{cmd}` could run; QEMU "
         f"recorded:{describe(excs) or ' no exception'}{m.tail()}")
     assert excs, f"`{cmd}` stopped the kernel, but QEMU recorded no exception:{m.tail()}"
     return m, excs, cmd
