@@ -22,6 +22,11 @@ from harness import Machine, config, paging, symbols
 
 KIT = config.KIT
 LAB_CHOICES = ("02-page-fault", "01-segmentation")  # first that builds: GDT, TSS and an IDT
+GP_LAB = "01-segmentation"
+GP_CASES = ["load:ss:0x1b",   # RPL 3 into SS at CPL 0
+            "load:ds:0x48",   # past the GDT's limit
+            "uload:ds:0x10",  # ring 3 loads a DPL 0 data segment
+            "load:ds:0x28"]   # a TSS descriptor into a data register
 GDB_TIMEOUT = 90
 RAM = 128 << 20
 MARK = "@@ "
@@ -61,18 +66,29 @@ def sections(text):
     return {k: "\n".join(v) for k, v in out.items()}
 
 
-def build_lab():
-    """(lab, build folder) of the first lab in LAB_CHOICES whose solution builds, in a
-    folder of its own so `make check`'s parallel builds of the same lab never collide."""
-    for lab in LAB_CHOICES:
-        if not (KIT / "labs" / lab).is_dir() or not (KIT / "solutions" / lab).is_dir():
-            continue
-        out = KIT / "build" / "selftest-gdb" / lab
-        r = subprocess.run(["make", "-s", "-C", str(KIT / "labs" / lab), "SOLUTION=1", f"BUILD={out}"],
-                           capture_output=True, text=True)
-        if r.returncode == 0 and (out / "kernel.iso").exists():
-            return lab, out
-    return None, None
+def start_build(lab):
+    """Start `make` of lab's solution into a folder of its own (so `make check`'s parallel
+    builds of the same lab never collide with it); (lab, folder, process) or None."""
+    if not (KIT / "labs" / lab).is_dir() or not (KIT / "solutions" / lab).is_dir():
+        return None
+    out = KIT / "build" / "selftest-gdb" / lab
+    return lab, out, subprocess.Popen(["make", "-s", "-C", str(KIT / "labs" / lab), "SOLUTION=1",
+                                       f"BUILD={out}"], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
+
+
+def built(job):
+    """The build folder of a start_build job once make is done, or None when it failed."""
+    if job is None:
+        return None
+    _, out, proc = job
+    return out if proc.wait() == 0 and (out / "kernel.iso").exists() else None
+
+
+def build_labs():
+    """{lab: build folder} of LAB_CHOICES and GP_LAB, built at once; None where it failed."""
+    jobs = {lab: start_build(lab) for lab in dict.fromkeys(LAB_CHOICES + (GP_LAB,))}
+    return {lab: built(job) for lab, job in jobs.items()}
 
 
 class Session:
@@ -141,14 +157,23 @@ def world(smoke_iso, tmp_path_factory):
     seed = int(os.environ.get("KIT_SEED", 0)) or random.SystemRandom().getrandbits(32)
     rng = random.Random(seed)
     tmp = tmp_path_factory.mktemp("gdb")
-    lab, build = build_lab()
+    builds = build_labs()
+    lab = next((l for l in LAB_CHOICES if builds[l]), None)
+    lab_build = builds.get(lab)
     w = {"seed": seed, "lab": lab}
     smoke = Session("smoke", tmp, smoke_iso, {"misbehave": "fault", "physoff": random_physoff(rng)})
     w["smoke"] = smoke
-    labs = None
+    labs = gp = None
+    gp_build = builds[GP_LAB]
     try:
+        if gp_build:  # Lab 1 boots straight into a bad segment load (its run= parameter)
+            case = rng.choice(GP_CASES)
+            gp = Session("gp", tmp, gp_build / "kernel.iso", {"run": case})
+            gp.case = case
+            w["gp"] = gp
+            gp.start_gdb_batch(["break trap", "continue", ("frame", "kit frame")])
         if lab:
-            labs = Session(lab, tmp, build / "kernel.iso", {"physoff": random_physoff(rng)})
+            labs = Session(lab, tmp, lab_build / "kernel.iso", {"physoff": random_physoff(rng)})
             w["labs"] = labs
         smoke.physoff = smoke.machine.params["physoff"]
         smoke.walk_phys = smoke.physoff + rng.randrange(RAM)
@@ -171,7 +196,7 @@ def world(smoke_iso, tmp_path_factory):
             labs.vector = rng.choice([v for v in range(32) if v not in (8, 15)])
             table = "idt" if "idt" in labs.syms.by_name else "core_idt"
             gate = "$kit_gate"
-            labs.start_make_gdb(lab, build, [
+            labs.start_make_gdb(lab, lab_build, [
                 "break monitor_run", "continue",
                 ("cr", "kit cr"), ("gdt", "kit gdt"), ("tss", "kit tss"), ("idt", "kit idt"),
                 ("gdt_sel", "kit gdt 0x2b"), ("idt_one", f"kit idt {labs.vector}"),
@@ -192,14 +217,17 @@ def world(smoke_iso, tmp_path_factory):
         smoke.wait_gdb(deadline)
         if labs:
             labs.wait_gdb(deadline)
+        if gp:
+            gp.wait_gdb(deadline)
+            gp.machine.wait_stop()
         smoke.machine.wait_stop()      # gdb detached: the #PF report, then kit_stop
         if labs:
             labs.machine.wait_prompt()  # gdb detached: boot goes on to the monitor
         yield w
     finally:
-        smoke.close()
-        if labs:
-            labs.close()
+        for s in (smoke, labs, gp):
+            if s:
+                s.close()
 
 
 def need_lab(world):
@@ -325,8 +353,9 @@ def test_ptdump_matches_info_mem_and_model(world):
         for (a, b, page, rights, pa), (_, _, (size, wr, us, nx)) in zip(got, model):
             assert page == {4096: "4K", 1 << 21: "2M", 1 << 30: "1G"}[size]
             assert rights == ("u" if us else "-") + "r" + ("w" if wr else "-") + ("-" if nx else "x")
+        for a, _, _, _, pa in [got[0], random.Random(world["seed"]).choice(got)]:
             if pa:  # QEMU prints PA 0 as "gpa: 0", which Machine.gva2gpa reads as unmapped
-                assert pa == m.gva2gpa(a)
+                assert pa == m.gva2gpa(a), s["ptdump"]
         merged = []
         for a, b, _, rights, _ in got:
             key = (rights[0] == "u", rights[2] == "w")
@@ -494,3 +523,26 @@ def test_fault_loop_is_reported(world):
     assert len(faults) >= 2 and faults[0].rip == faults[1].rip
     assert "stopped here 2 times in a row" in s["loop"], s["loop"]
     assert "stopped here" not in s["raw"]
+
+
+def test_frame_of_a_gp_decodes_the_selector_and_its_slot(world):
+    """kit frame at a #GP from a bad segment load (Lab 1, chosen at random) shows QEMU's
+    recorded error code as a selector, the GDT slot it names, and the ring it came from."""
+    if "gp" not in world:
+        pytest.skip(f"{GP_LAB} solution does not build")
+    s = world["gp"]
+    exc = [e for e in s.machine.exceptions() if e.vector == 13 and not e.software][0]
+    text = s["frame"]
+    assert re.search(r"^  vector 13 #GP", text, re.M), f"{s.case}\n{text}"
+    assert num(r"^  error\s+0x([0-9a-f]+)", text) == exc.error != 0, f"{s.case}\n{text}"
+    assert f"selector 0x{exc.error & ~3:x} = GDT index {exc.error >> 3}" in text, text
+    base, limit = s.machine.regs().gdt
+    if exc.error | 7 > limit:
+        assert f"slot   past the GDT limit 0x{limit:x}" in text, text
+    else:
+        raw = int.from_bytes(s.machine.read_virt(base + (exc.error & ~7), 8), "little")
+        dpl = raw >> 45 & 3
+        assert re.search(rf"^  slot   GDT\[{exc.error >> 3}\] \S+\s+DPL{dpl} ", text, re.M), text
+    for field in ("rip", "cs", "rsp", "ss"):
+        assert num(rf"^  {field}\s+0x([0-9a-f]+)", text) == getattr(exc, field), f"{field}\n{text}"
+    assert f"came from ring {exc.cpl}" in text, text

@@ -322,7 +322,7 @@ delivery becomes #DF, and a fault delivering #DF is a triple fault."""
             if one >= count:
                 return lines + [f"! vector {one} is past the limit: delivering it raises #GP"]
             return lines + self.detail(gates[one], entries, glimit, tss)
-        run_start = None  # runs of not-present gates fold into one line
+        run_start, bad = None, []  # runs of not-present gates fold into one line
         for g in gates + [None]:
             if g is not None and not g.present:
                 run_start = g.vector if run_start is None else run_start
@@ -333,12 +333,29 @@ delivery becomes #DF, and a fault delivering #DF is a triple fault."""
                 lines.append(f"  {rng:>7}  not present")
                 run_start = None
             if g is not None:
-                lines += self.gate_lines(g, entries, glimit, tss)
+                gl = self.gate_lines(g, entries, glimit, tss)
+                bad += [g.vector] if len(gl) > 1 else []
+                lines += gl
+        lines += self.summary(gates, bad, count)
         if count < 32:
             lines.append(f"! only {count} gates: vectors {count}-31 raise #GP on delivery")
         return lines
 
-    def gate_lines(self, g, entries, glimit, tss):
+    @staticmethod
+    def summary(gates, bad, count):
+        """What the problems add up to: #DF's gate decides between #DF and a triple fault."""
+        out = []
+        if bad:
+            out.append(f"! {len(bad)} present gate(s) would fail on delivery: {' '.join(map(str, bad[:16]))}"
+                       + (" ..." if len(bad) > 16 else ""))
+        df = gates[8] if count > 8 else None
+        if df is None or not df.present or 8 in bad:
+            out.append("! #DF (vector 8) cannot be delivered: a fault while delivering a fault "
+                       "is a triple fault (the machine resets)")
+        return out
+
+    @staticmethod
+    def gate_lines(g, entries, glimit, tss):
         sym = T.symbol(g.target)
         lines = [f"  {g.vector:3} {D.mnemonic(g.vector):<4} 0x{g.target:016x} {sym:<16} "
                  f"{g.selector:#06x} {g.type_name()} DPL{g.dpl} IST{g.ist}"]
@@ -421,10 +438,20 @@ def read_trapframe(addr):
             if off + 8 <= len(data)}
 
 
+def instruction(addr):
+    """The instruction at addr as gdb disassembles it, or ''."""
+    try:
+        text = gdb.execute(f"x/i 0x{addr:x}", to_string=True)
+    except gdb.error:
+        return ""
+    return text.split(":", 1)[1].strip().replace("\t", " ") if ":" in text else ""
+
+
 def cpu_frame_lines(v):
     cs, ss = v["cs"], v["ss"]
+    insn = instruction(v["rip"])
     return [
-        f"  rip    {with_symbol(v['rip'])}",
+        f"  rip    {with_symbol(v['rip'])}" + (f"  {insn}" if insn else ""),
         f"  cs     {D.selector_text(cs)}: came from ring {cs & 3}",
         f"  rflags {hex64(v['rflags'])}  {cr.rflags_text(v['rflags'])}",
         f"  rsp    {with_symbol(v['rsp'])}",
@@ -456,8 +483,32 @@ def repeat_note(vector, rip):
             "the cause makes the CPU retry the instruction forever"]
 
 
+def selector_slot(err):
+    """The GDT slot or IDT gate a selector error code names, as one line."""
+    try:
+        if err & F.SELERR_IDT:
+            base, limit = T.regs().idt
+            v = err >> 3
+            if (v + 1) * D.GATE_BYTES - 1 > limit:
+                return f"  gate   vector {v} is past the IDT limit 0x{limit:x}"
+            g = D.parse_idt(T.read_virt(base + v * D.GATE_BYTES, D.GATE_BYTES))[0]
+            g.vector = v
+            return "  gate " + Idt.gate_lines(g, *idt_context())[0].strip()
+        if err & F.SELERR_TI:
+            return ""
+        _, limit, entries = gdt_entries()
+        if (err | 7) > limit:
+            return f"  slot   past the GDT limit 0x{limit:x}"
+        d = D.lookup(entries, err & ~7)
+        return f"  slot   GDT[{err >> 3}] " + (d.text() if d else "(upper half of a system descriptor)")
+    except KitError:
+        return ""
+
+
 def fault_context(vector, err):
     lines = [f"  error  {F.error_text(vector, err)}"]
+    if vector in F.SELECTOR_ERROR_VECTORS and err:
+        lines += [l for l in [selector_slot(err)] if l]
     if vector == 14:
         cr2 = T.regs().gpr.get("CR2", 0)
         lines.append(f"  cr2    {with_symbol(cr2)}  (the faulting address)")
