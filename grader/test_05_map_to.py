@@ -50,6 +50,7 @@ class Lab5:
         if not b:
             raise AssertionError("the lab's boot line (lab5: pool ...) is missing:\n" + out[-800:])
         self.pool = int(b.group(1))
+        self.boot_bad = re.findall(r"bad frame (0x[0-9a-f]+) from frame_alloc: ([^\n]*)", out)
         self.info = (int(b.group(4), 16), int(b.group(5), 16))
         try:
             regions = mm.boot_regions(self.m, *self.info)
@@ -187,20 +188,30 @@ def full_pool(machine_pool):
 def random_maps(lab):
     """Four random mappings made once: new PML4 slots in each half (three new
     tables each), a new PDPT entry under PML4[0] (two) and a new PD entry (one).
-    Records the walk before and the tables that existed before."""
-    lab.start()
-    pages = [lab.fresh_page("user"), lab.fresh_page("kernel"), lab.low_page(True),
-             lab.low_page(False)]
-    maps = []
-    for va in pages:
-        frame, flags = lab.random_frame(), lab.random_flags()
-        mem = mm.PhysCache(lab.m)
-        before = lab.walk(va, mem)
-        tables_before = mm.table_tree(mem.u64, lab.cr3)
-        code = lab.map(va, frame, flags)
-        maps.append(dict(va=va, frame=frame, flags=flags, before=before, code=code,
-                         tables_before=tables_before))
-    return maps
+    Records the walk before and the tables that existed before. A failure is
+    kept and raised by each test that uses the mappings."""
+    try:
+        lab.start()
+        pages = [lab.fresh_page("user"), lab.fresh_page("kernel"), lab.low_page(True),
+                 lab.low_page(False)]
+        maps = []
+        for va in pages:
+            frame, flags = lab.random_frame(), lab.random_flags()
+            mem = mm.PhysCache(lab.m)
+            before = lab.walk(va, mem)
+            tables_before = mm.table_tree(mem.u64, lab.cr3)
+            code = lab.map(va, frame, flags)
+            maps.append(dict(va=va, frame=frame, flags=flags, before=before, code=code,
+                             tables_before=tables_before))
+        return maps
+    except AssertionError as e:  # KernelError too
+        return e
+
+
+def _maps(random_maps):
+    if isinstance(random_maps, AssertionError):
+        raise random_maps
+    return random_maps
 
 
 def _describe(mp):
@@ -218,7 +229,7 @@ def test_map_random_pages_reach_their_frames(lab, random_maps):
     """Random (page, frame, flags): QEMU's gva2gpa, `info tlb` and the leaf entry agree with the request."""
     tlb = mm.info_tlb(lab.m.hmp("info tlb"))
     mem = mm.PhysCache(lab.m)
-    for mp in random_maps:
+    for mp in _maps(random_maps):
         _require_ok(mp)
         va, frame, flags = mp["va"], mp["frame"], mp["flags"]
         w = lab.walk(va, mem)
@@ -241,7 +252,7 @@ def test_map_random_pages_reach_their_frames(lab, random_maps):
 def test_map_creates_fresh_zeroed_tables(lab, random_maps):
     """Each table map_to creates is a new frame from the pool, zero except the one entry on the path."""
     mem = mm.PhysCache(lab.m)
-    for mp in random_maps:
+    for mp in _maps(random_maps):
         _require_ok(mp)
         va, before = mp["va"], mp["before"]
         first_missing = before.level  # the level whose entry was not present
@@ -270,7 +281,7 @@ def test_map_parent_entries_present_writable_user(lab, random_maps):
     """New parent entries are exactly P|W (plus U for a user page); existing ones gain what is missing."""
     mem = mm.PhysCache(lab.m)
     checked = mm.P | mm.W | mm.U | mm.NX | mm.PS | mm.PWT | mm.PCD | mm.G
-    for mp in random_maps:
+    for mp in _maps(random_maps):
         _require_ok(mp)
         user = bool(mp["flags"] & mm.U)
         want = mm.P | mm.W | (mm.U if user else 0)
@@ -441,21 +452,26 @@ def test_demand_paging_maps_exactly_touched_pages(lab):
     seen = len(lab.m.exceptions())
     res = lab.read(*addrs)
     for va in addrs:
-        assert res[va] == ("value", 0), f"reading lazy address 0x{va:x} gave {res[va]}, expected 0"
+        assert res[va] == ("value", 0), f"reading lazy address 0x{va:x} gave " + \
+            (f"0x{res[va][1]:x}" if res[va][0] == "value" else "a page fault") + \
+            ", expected 0 from a fresh zeroed page"
     mem = mm.PhysCache(lab.m)
-    lazy = [l for l in paging.leaves(mem.u64, lab.cr3) if LAZY_BASE <= l.va < LAZY_BASE + LAZY_SIZE]
-    mapped = {l.va for l in lazy}
+    lazy = mm.leaves_in(mem, lab.cr3, LAZY_BASE, LAZY_BASE + LAZY_SIZE)
+    mapped = {va for va, *_ in lazy}
     assert mapped == set(pages), f"the lazy region maps {sorted(hex(v) for v in mapped)}, " \
         f"the pages touched were {[hex(p) for p in pages]}"
-    frames = [l.pa for l in lazy]
+    frames = [pa for _, _, pa, _ in lazy]
     assert len(set(frames)) == len(frames), "two lazy pages share a frame"
-    for l in lazy:
-        assert l.size == PAGE and l.writable and l.nx and not l.user, \
-            f"lazy page 0x{l.va:x} is not a 4 KiB kernel page with LAZY_FLAGS (W|NX)"
-        why = lab.rules.problem(l.pa)
-        assert why is None, f"lazy page 0x{l.va:x} got frame 0x{l.pa:x}: {why}"
-        data = mem.read(l.pa, PAGE)
-        assert data == bytes(PAGE), f"the frame 0x{l.pa:x} of lazy page 0x{l.va:x} is not zeroed"
+    for va, size, pa, path in lazy:
+        w = all(e & mm.W for e in path)
+        u = all(e & mm.U for e in path)
+        nx = any(e & mm.NX for e in path)
+        assert size == PAGE and w and nx and not u, \
+            f"lazy page 0x{va:x} is not a 4 KiB kernel page with LAZY_FLAGS (W|NX)"
+        why = lab.rules.problem(pa)
+        assert why is None, f"lazy page 0x{va:x} got frame 0x{pa:x}: {why}"
+        assert mem.read(pa, PAGE) == bytes(PAGE), \
+            f"the frame 0x{pa:x} of lazy page 0x{va:x} is not zeroed"
     faults = [e for e in lab.m.exceptions()[seen:] if e.vector == 14]
     per_page = {p: sum(1 for e in faults if e.cr2 is not None and e.cr2 & ~(PAGE - 1) == p)
                 for p in pages}
@@ -487,9 +503,11 @@ def _audit(lab, tables=()):
 @pytest.mark.points(3)
 def test_allocator_hands_out_only_free_usable_frames(lab, full_pool):
     """Every free frame is usable, outside the kernel and the boot information, unique, and no live page table."""
-    full_pool.start()
+    for state in (full_pool, lab):
+        state.start()
+        assert not state.boot_bad, f"at boot, frame_alloc() handed out {state.boot_bad[0][0]}: " \
+            f"{state.boot_bad[0][1]}"
     _audit(full_pool)
-    lab.start()
     assert lab.pool == lab.frames, f"the pool holds {lab.pool} frames, but frame_init was asked " \
         f"for at most {lab.frames} (max_frames), with far more usable memory"
     mem = mm.PhysCache(lab.m)

@@ -143,6 +143,23 @@ class FrameRules:
 
 # ---- page tables ---------------------------------------------------------------------
 
+MAX_TABLES = 4096        # far more than any lab kernel builds
+MAX_TABLE_PA = 1 << 32   # the test machines' RAM lies below 4 GiB
+
+
+class JunkTables(AssertionError):
+    """The tables link to something that cannot be a page table."""
+
+
+def _link(entry, level, where):
+    """The next table of a present non-leaf entry, checked for plausibility."""
+    pa = entry & ADDR_MASK
+    if pa >= MAX_TABLE_PA:
+        raise JunkTables(f"{where} links to a table at 0x{pa:x}, outside RAM: a page table "
+                         "holds junk (was a new table zeroed before it was linked?)")
+    return pa
+
+
 def table_tree(read_u64, cr3):
     """{table_pa: level} of every table reachable from CR3 (PML4 = 4 .. PT = 1)."""
     tables = {}
@@ -150,16 +167,46 @@ def table_tree(read_u64, cr3):
     def visit(pa, level):
         if pa in tables:  # one frame linked twice: keep the first level seen
             return
+        if len(tables) >= MAX_TABLES:
+            raise JunkTables(f"more than {MAX_TABLES} page tables are reachable from CR3: "
+                             "a table holds junk entries (was it zeroed?)")
         tables[pa] = level
         if level == 1:
             return
         for i in range(512):
             e = read_u64(pa + 8 * i)
             if e & P and not (level in (2, 3) and e & PS):
-                visit(e & ADDR_MASK, level - 1)
+                visit(_link(e, level, f"entry {i} of the table at 0x{pa:x}"), level - 1)
 
     visit(cr3 & ADDR_MASK, 4)
     return tables
+
+
+def leaves_in(mem, cr3, start, end):
+    """[(va, size, pa, entries)] of the pages mapped in [start, end) (canonical,
+    inside one PML4 slot's worth or less); entries = the entries on the path."""
+    out = []
+
+    def visit(table, level, base, path):
+        span = 1 << (12 + 9 * (level - 1))
+        for i, e in enumerate(mem.table(table)):
+            va = base + i * span
+            if not e & P or va + span <= start or va >= end:
+                continue
+            if level == 1 or e & PS:
+                out.append((va, span, e & ADDR_MASK & ~(span - 1), path + [e]))
+                if len(out) > MAX_TABLES:
+                    raise JunkTables("far too many pages mapped in the range: junk entries?")
+            else:
+                visit(_link(e, level, f"entry {i} of the table at 0x{table:x}"), level - 1,
+                      va, path + [e])
+
+    slot = (start >> 39) & 0x1FF
+    top = mem.table(cr3)[slot]
+    if top & P:
+        base = start & ~((1 << 39) - 1)
+        visit(_link(top, 4, f"PML4 entry {slot}"), 3, base, [top])
+    return out
 
 
 def tables_digest(mem, cr3):

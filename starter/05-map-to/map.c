@@ -2,7 +2,7 @@
  * map_to() and unmap() (see mapper.h for the contracts).
  *
  * Useful: cr3_pml4() and phys_to_virt() (cr3.h) to reach a table,
- * pt_index() and is_canonical() (walk.h), the PTE_* flags and PTE_ADDR_MASK
+ * pt_index() (cr3.h) and is_canonical() (walk.h), the PTE_* flags and PTE_ADDR_MASK
  * (kit/pte.h), invlpg() (kit/x86.h), frame_alloc()/frame_free() (frames.c).
  */
 #include <kit/kit.h>

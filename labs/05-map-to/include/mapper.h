@@ -19,20 +19,16 @@
  *                                   PT [i1] = frame | flags | P,  then invlpg(page)
  *
  * The helpers of the earlier labs do the reading: cr3_pml4() and
- * phys_to_virt() (cr3.h) reach a table, pt_index() (walk.h) picks its entry.
+ * phys_to_virt() (Lab 3, cr3.h) reach a table, pt_index() picks its entry,
+ * is_canonical() (Lab 4, walk.h) checks an address.
  */
 #ifndef MAPPER_H
 #define MAPPER_H
 
 #include <kit/types.h>
 #include <kit/pte.h>
-#include <walk.h> /* Lab 4: pt_index(), is_canonical(), translate() */
-
-/* Lab 3 (cr3.h): the PML4's physical address, and a kernel pointer to any
- * physical address. Declared here, not included: cr3.h and walk.h both define
- * pt_index() (see the lab report). */
-paddr_t cr3_pml4(void);
-void *phys_to_virt(paddr_t pa);
+#include <walk.h> /* Lab 4: is_canonical(), translate(); with Lab 3's <cr3.h>:
+                     cr3_pml4(), phys_to_virt(), pt_index(), pte_addr() */
 
 /* ---- the frame allocator (frames.c) ------------------------------------ */
 
