@@ -104,12 +104,11 @@ class Session:
         self.proc = None
         self.out = ""
 
-    def start_gdb_batch(self, steps):
+    def start_gdb_batch(self, steps, before_connect=()):
         """gdb -batch with the same options as the Makefile's gdb target."""
         args = ["gdb", "-q", "-nx", "-batch", "-ex", "set architecture i386:x86-64",
-                "-ex", f"file {self.elf}", "-x", str(KIT / "grader" / "gdb" / "kit.py"),
-                "-ex", f"target remote {self.sock}"]
-        for c in script(steps):
+                "-ex", f"file {self.elf}", "-x", str(KIT / "grader" / "gdb" / "kit.py")]
+        for c in script(before_connect)[:-1] + [f"target remote {self.sock}"] + script(steps):
             args += ["-ex", c]
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -188,7 +187,7 @@ def world(smoke_iso, tmp_path_factory):
             ("ptdump", "kit ptdump"), ("gdt", "kit gdt"), ("idt", "kit idt"), ("tss", "kit tss"),
             "return", "continue",               # the handler returns unfixed: the fault comes back
             ("loop", "kit frame raw"),
-        ])
+        ], before_connect=[("help", "help kit"), ("help_walk", "help kit walk"), ("no_target", "kit cr")])
         if labs:
             labs.physoff = labs.machine.params["physoff"]
             labs.walk_phys = labs.physoff + rng.randrange(RAM)
@@ -546,3 +545,42 @@ def test_frame_of_a_gp_decodes_the_selector_and_its_slot(world):
     for field in ("rip", "cs", "rsp", "ss"):
         assert num(rf"^  {field}\s+0x([0-9a-f]+)", text) == getattr(exc, field), f"{field}\n{text}"
     assert f"came from ring {exc.cpl}" in text, text
+
+
+# ---- help, and the decoders against the grader's models ---------------------------
+
+def test_help_lists_every_command_and_no_target_gives_a_clear_error(world):
+    """`help kit` documents each command; before gdb connects, a command says to connect first."""
+    s = world["smoke"]
+    for cmd in ("cr", "walk", "ptdump", "gdt", "tss", "idt", "pferr", "frame"):
+        assert re.search(rf"^kit {cmd} -- \S", s["help"], re.M), f"{cmd}\n{s['help']}"
+    assert "Usage: kit walk VA [CR3]" in s["help_walk"]
+    assert "kit cr: cannot reach QEMU's monitor" in s["no_target"] and "target remote" in s["no_target"]
+
+
+def test_decoders_agree_with_the_grader_models():
+    """The gdb extension's descriptor, gate and error-code decoders agree with the grader's
+    own models (grader/models/segments.py, and pferr.py where present) on random values."""
+    import importlib
+    import sys
+    sys.path.insert(0, str(KIT / "grader" / "gdb"))
+    from kitgdb import descriptors as D, faults as F
+    segments = importlib.import_module("models.segments")
+    rng = random.Random()
+    for _ in range(300):
+        raw = segments.encode(rng.getrandbits(32), rng.getrandbits(20), rng.getrandbits(8), rng.getrandbits(4))
+        mine, model = D.Descriptor(raw), segments.decode(raw)
+        assert (mine.base, mine.limit, mine.access, mine.flags, mine.dpl, mine.byte_limit) == \
+            (model.base, model.limit, model.access, model.flags, model.dpl, model.byte_limit), hex(raw)
+        assert mine.code == model.code and mine.data == model.data
+        lo, hi = rng.getrandbits(64), rng.getrandbits(64)
+        g, mg = D.Gate(0, lo, hi), segments.decode_gate(lo, hi)
+        assert (g.target, g.selector, g.dpl, g.type, int(g.present)) == (mg.target, mg.selector, mg.dpl, mg.type, mg.p)
+        err = rng.getrandbits(16) & ~3
+        assert f"= GDT index {err >> 3}" in F.selector_error_text(err) or err & 4 or not err
+    try:
+        pferr = importlib.import_module("models.pferr")
+    except ImportError:
+        return
+    for err in pferr.every_defined_combination():
+        assert F.pferr_words(err) == pferr.decode(err), hex(err)
