@@ -2,10 +2,13 @@
  * Monitor commands over the student's IDT code:
  *   gate HANDLER SEL TYPE DPL IST   print idt_gate_encode's two quadwords
  *   pferr CODE...                   print pferr_decode of each error code
+ *   pferr all [NOISE]               the same for every combination of the bits
+ *                                   of <kit/pferr.h>, each ORed with NOISE
  *   idt                             print IDTR and the 32 exception gates, raw
  */
 #include <kit/kit.h>
 #include <kit/monitor.h>
+#include <kit/pferr.h>
 #include <kit/x86.h>
 #include <idt.h>
 
@@ -25,19 +28,47 @@ static int cmd_gate(int argc, char **argv)
 }
 MONITOR_COMMAND(gate, "gate HANDLER SEL TYPE DPL IST   encode a 64-bit IDT gate", cmd_gate);
 
-static int cmd_pferr(int argc, char **argv)
+#define PFERR_DEFINED                                                                              \
+    (PFERR_PRESENT | PFERR_WRITE | PFERR_USER | PFERR_RSVD | PFERR_INSTR | PFERR_PK | PFERR_SS |    \
+     PFERR_SGX)
+
+static void print_decoded(u64 err)
 {
     char text[FLAGS_TEXT];
+    pferr_decode(err, text, sizeof text);
+    kprintf("pferr 0x%lx [%s]\n", err, text);
+}
+
+/* Every subset of PFERR_DEFINED, from the empty one up: (sub - mask) & mask
+ * steps to the next subset in counting order. */
+static void print_every_combination(u64 noise)
+{
+    u64 sub = 0;
+    do {
+        print_decoded(sub | noise);
+        sub = (sub - PFERR_DEFINED) & PFERR_DEFINED;
+    } while (sub != 0);
+}
+
+static int cmd_pferr(int argc, char **argv)
+{
+    u64 err;
+    if (argc > 1 && !strcmp(argv[1], "all")) {
+        u64 noise = 0;
+        if (argc > 2 && !monitor_arg_u64(argc, argv, 2, &noise))
+            return 1;
+        print_every_combination(noise);
+        return 0;
+    }
     for (int i = 1; i < argc; i++) {
-        u64 err;
         if (!monitor_arg_u64(argc, argv, i, &err))
             return 1;
-        pferr_decode(err, text, sizeof text);
-        kprintf("pferr 0x%lx [%s]\n", err, text);
+        print_decoded(err);
     }
     return 0;
 }
-MONITOR_COMMAND(pferr, "pferr CODE...        decode page-fault error codes", cmd_pferr);
+MONITOR_COMMAND(pferr, "pferr CODE...|all [NOISE]  decode page-fault error codes (all: every "
+                       "combination of the defined bits, ORed with NOISE)", cmd_pferr);
 
 static int cmd_idt(int argc, char **argv)
 {

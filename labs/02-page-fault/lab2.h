@@ -8,6 +8,9 @@
 u64 probe_read(vaddr_t addr);
 void probe_write(vaddr_t addr, u64 v);
 void probe_exec(vaddr_t addr);
+/* Make the fault of `fault KIND ADDR` (KIND "overflow" ignores addr). Returns
+ * only when no fault came, or the kind is unknown: -1. */
+int fault_run(const char *kind, vaddr_t addr);
 
 /* rsvd.c: map addr's page (inside RSVD_WINDOW) with a reserved bit, then read it. */
 #define RSVD_WINDOW      0x0000008000000000ull /* PML4 slot 1: unused by the core */

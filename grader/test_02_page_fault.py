@@ -1,0 +1,407 @@
+"""Lab 2: the IDT, the page-fault handler, the double fault on an IST stack, int3.
+
+Every address comes from this run's random seed (0xdeadbeaf stays, the course's
+example). The handlers' reports are compared with QEMU's own record of each
+exception (-d int: vector, error code, CR2, the pushed frame), QEMU's registers
+after the kernel stopped, the IDT read from memory, the kernel ELF's symbols
+and the grader's models (models/pferr.py), never taken at their word.
+
+Boots, started together at module setup: "main" (through GRUB, shared by the
+non-fatal checks) and one fresh boot per fatal scenario, which runs its fault
+from the boot parameters fault=KIND addr=ADDR and stops, so it never sits
+at a prompt.
+"""
+import pytest
+
+from harness import KernelError, config, symbols
+from models import pferr as model
+
+LAB = "02-page-fault"
+
+KERNEL_CS, USER_CS = 0x08, 0x23
+PAGE = 4096
+STACK_BYTES = 16 << 10           # KSTACK_SIZE: each of the core's stacks
+IST_DOUBLE_FAULT = 1
+EXCEPTIONS = 32
+RSVD_WINDOW, RSVD_WINDOW_SIZE = 0x0000008000000000, 2 << 20   # labs/02-page-fault/lab2.h
+DEADBEAF = 0xDEADBEAF
+LOWER_HALF_TOP = 0x00007FFFFFFFF000
+DECODE_BATCH = 14                # error codes per `pferr` command line
+GATE_SAMPLES = 6
+PF, DF, BP, GP = 14, 8, 3, 13
+
+
+def hx(v):
+    return f"0x{v:x}"
+
+
+class Boots:
+    """The machines of this module and the addresses chosen for them."""
+
+    def __init__(self, pool):
+        elf = config.kernel_elf(LAB)
+        if not elf.exists():
+            raise KernelError("build", f"no kernel ELF {elf}: the lab did not build")
+        self.sym = symbols.load(str(elf))
+        self.rng = config.new_rng(LAB)
+        self.seed = self.rng.seed_value
+        self.pool = pool
+        self.scenarios = self._choose()
+        pool.start("main", LAB, via="grub", seed=self.rng.getrandbits(32))
+        for name, (kind, addr) in self.scenarios.items():
+            pool.start(name, LAB, seed=self.rng.getrandbits(32), fault=kind, addr=addr)
+        self.results = {}
+        self._collect()
+
+    # -- address ranges of the kernel image (ELF symbols) --
+    def _range(self, start, end):
+        return self.sym.addr(start), self.sym.addr(end)
+
+    def _pick(self, ranges, align=8):
+        lo, hi = self.rng.choice(ranges)
+        return self.rng.randrange(lo, hi - align, align)
+
+    def _choose(self):
+        """{scenario: (fault kind, address)}: passed as boot parameters fault= addr=."""
+        text = self._range("__text_start", "__text_end")
+        utext = self._range("__user_text_start", "__user_text_end")
+        rodata = self._range("__rodata_start", "__rodata_end")
+        data = (self.sym.addr("__data_start"), self.sym.addr("kstack_guard"))
+        r = self.rng
+        return {
+            "write_deadbeaf": ("write", DEADBEAF),
+            "read_unmapped": ("read", r.randrange(4 << 20, LOWER_HALF_TOP)),
+            "code_page": ("write", self._pick([text])),
+            "nx_fetch": ("exec", self._pick([rodata, data], align=1)),
+            "user_read": ("uread", self._pick([text, rodata, data])),
+            "user_write": ("uwrite", self._pick([utext])),
+            "rsvd": ("rsvd", RSVD_WINDOW + r.randrange(0, RSVD_WINDOW_SIZE, 8)),
+            "user_int3": ("uint3", self._pick([rodata, data])),
+            "overflow": ("overflow", 0),
+        }
+
+    def _collect(self):
+        """Wait for every boot once, now: each boot's timeout counts from its start,
+        so none may sit unread while another is examined. A failure is kept for
+        the tests of that boot."""
+        for name in ["main"] + list(self.scenarios):
+            m = self.pool[name]
+            try:
+                if name == "main":
+                    m.wait_prompt()
+                else:
+                    self.results[name] = (m, m.wait_stop())
+            except KernelError as e:
+                self.results[name] = e
+
+    def _result(self, name):
+        r = self.results.get(name)
+        if isinstance(r, KernelError):
+            raise r
+        return r
+
+    def ready(self, name):
+        """The shared machine at its prompt."""
+        self._result(name)
+        return self.pool[name]
+
+    def fatal(self, name):
+        """The scenario's boot, stopped: (machine, what it printed after the IDT was loaded)."""
+        return self._result(name)
+
+    def addr(self, name):
+        return self.scenarios[name][1]
+
+
+@pytest.fixture(scope="module")
+def boots(machine_pool):
+    return Boots(machine_pool)
+
+
+@pytest.fixture(autouse=True)
+def _seed(request, boots):
+    request.node.user_properties.append(("seed", boots.seed))
+
+
+# ---- helpers ------------------------------------------------------------------------
+
+def the_fault(m, vector, cr2=None, cpl=None):
+    """QEMU's first record of `vector` (matching cr2/cpl when given)."""
+    for e in m.exceptions():
+        if e.vector == vector and (cr2 is None or e.cr2 == cr2) and (cpl is None or e.cpl == cpl):
+            return e
+    return None
+
+
+def function(boots, addr):
+    return boots.sym.function_at(addr) or f"no function ({hx(addr)})"
+
+
+def assert_stopped(boots, m, who):
+    r = m.regs()
+    where = function(boots, r.rip)
+    assert r.halted and where == "kit_stop", (
+        f"{who} must end in kit_stop(), which halts the machine for inspection; QEMU shows the "
+        f"CPU {'halted' if r.halted else 'running'} in {where}.")
+    return r
+
+
+def check_page_fault(boots, name, out, addr, function_name, expect_err=None, user=False):
+    """The student's #PF report against QEMU's record of the one fault at addr."""
+    m = boots.pool[name]
+    exc = the_fault(m, PF, cr2=addr)
+    assert exc is not None, (f"kit error: QEMU recorded no page fault at {hx(addr)} for "
+                             f"`fault {boots.scenarios[name][0]}`; exceptions: {m.exceptions()}")
+    if expect_err is not None:
+        assert exc.error & expect_err[0] == expect_err[1], (
+            f"kit error: QEMU's error code 0x{exc.error:x} is not the scenario's")
+    rep = model.page_fault_report(out)
+    assert rep is not None, (
+        "no page-fault report: idt.h asks for 'PAGE FAULT addr=0x.. err=0x.. [flags]' then "
+        "'  rip=0x.. cs=0x.. rflags=0x.. rsp=0x.. ss=0x..'. The kernel printed:\n"
+        + out.strip()[-1200:])
+    pfs = [e for e in m.exceptions() if e.vector == PF]
+    assert len(pfs) == 1, ("your handler faulted again: QEMU recorded "
+                           + ", ".join(str(e) for e in pfs))
+    r = assert_stopped(boots, m, "The page-fault handler")
+    assert rep["addr"] == addr and r.cr2 == addr, (
+        f"reported address {hx(rep['addr'])}, but the access was at {hx(addr)} "
+        f"(QEMU's CR2 {hx(r.cr2)}): print CR2, read when the handler starts.")
+    assert rep["err"] == exc.error, (
+        f"reported error code {hx(rep['err'])}, but the CPU pushed {hx(exc.error)}")
+    want = model.decode(exc.error)
+    assert rep["flags"] == want, (
+        f"error code {hx(exc.error)} decoded as [{rep['flags']}], expected [{want}]")
+    frame = dict(rip=exc.rip, cs=exc.cs, rsp=exc.rsp, ss=exc.ss)
+    wrong = {k: (rep[k], v) for k, v in frame.items() if rep[k] != v}
+    assert not wrong, "the interrupted frame is wrong: " + ", ".join(
+        f"{k}={hx(a)} but the CPU pushed {hx(b)}" for k, (a, b) in wrong.items())
+    assert (rep["cs"] & 3 == 3) == user, f"cs={hx(rep['cs'])}: wrong privilege level"
+    if function_name:
+        where = function(boots, rep["rip"])
+        assert where == function_name, (
+            f"reported rip {hx(rep['rip'])} lies in {where}, not in {function_name}, "
+            "the function that made the access")
+    return rep, exc
+
+
+# ---- the IDT (shared boot) ----------------------------------------------------------------
+
+def idt_gates(boots):
+    m = boots.ready("main")
+    base, limit = m.regs().idt
+    return m, base, limit
+
+
+@pytest.mark.points(5)
+def test_idt_is_yours(boots):
+    """IDTR (QEMU's registers) holds the address of your `idt` and covers the 32 exceptions."""
+    m, base, limit = idt_gates(boots)
+    mine = boots.sym.addr("idt")
+    assert base == mine, (
+        f"IDTR base is {hx(base)}, not your idt at {hx(mine)}"
+        + (" (still the core's IDT: did idt_init run lidt?)"
+           if boots.sym.function_at(base) is None and base != mine else ""))
+    assert limit >= EXCEPTIONS * model.GATE_BYTES - 1, (
+        f"IDTR limit {hx(limit)} does not cover the 32 exception gates")
+
+
+@pytest.mark.points(10)
+@pytest.mark.parametrize("vector", [BP, DF, PF], ids=["bp", "df", "pf"])
+def test_idt_gate_bp_df_pf(boots, vector):
+    """The gate for #BP, #DF or #PF, read from memory, targets the core's stub with the right type, DPL and IST."""
+    m, base, limit = idt_gates(boots)
+    assert base == boots.sym.addr("idt"), f"IDTR base {hx(base)} is not your idt"
+    raw = m.read_virt(base + vector * model.GATE_BYTES, model.GATE_BYTES)
+    g = model.decode_gate(raw)
+    stub = boots.sym.addr(f"trap_vector{vector}")
+    want = dict(present=1, offset=stub, selector=KERNEL_CS, type=model.TYPE_INTR,
+                dpl=3 if vector == BP else 0, ist=IST_DOUBLE_FAULT if vector == DF else 0,
+                zero_bits=0)
+    wrong = {k: (g[k], v) for k, v in want.items() if g[k] != v}
+    assert not wrong, f"gate {vector} (raw {raw.hex()}): " + ", ".join(
+        f"{k} is {hx(a)}, expected {hx(b)}" for k, (a, b) in wrong.items())
+
+
+@pytest.mark.points(5)
+def test_idt_all_exception_gates(boots):
+    """Every one of the 32 exception gates in memory sends its vector to trap_vectors[v] on KERNEL_CS."""
+    m, base, limit = idt_gates(boots)
+    assert base == boots.sym.addr("idt"), f"IDTR base {hx(base)} is not your idt"
+    raw = m.read_virt(base, EXCEPTIONS * model.GATE_BYTES)
+    bad = []
+    for v in range(EXCEPTIONS):
+        g = model.decode_gate(raw[v * model.GATE_BYTES:(v + 1) * model.GATE_BYTES])
+        ok = (g["present"] and g["offset"] == boots.sym.addr(f"trap_vector{v}")
+              and g["selector"] == KERNEL_CS and g["type"] == model.TYPE_INTR)
+        if not ok:
+            bad.append(f"{v} (target {hx(g['offset'])}, sel {hx(g['selector'])}, "
+                       f"type {hx(g['type'])}, P={g['present']})")
+    assert not bad, "wrong exception gates: " + "; ".join(bad[:6])
+
+
+@pytest.mark.points(10)
+def test_gate_encoding_matches_model(boots):
+    """idt_gate_encode (the `gate` command) gives the model's quadwords for random gates."""
+    m = boots.ready("main")
+    r = boots.rng
+    for _ in range(GATE_SAMPLES):
+        args = (r.getrandbits(64), r.getrandbits(16), r.choice([model.TYPE_INTR, model.TYPE_TRAP]),
+                r.randrange(4), r.randrange(8))
+        line = "gate " + " ".join(hx(a) for a in args)
+        got = model.gate_line(m.command(line))
+        want = model.encode_gate(*args)
+        assert got is not None, f"`{line}` printed no 'gate lo=.. hi=..' line"
+        assert got == want, (f"`{line}`: lo={hx(got[0])} hi={hx(got[1])}, expected "
+                             f"lo={hx(want[0])} hi={hx(want[1])}")
+
+
+@pytest.mark.points(10)
+def test_pferr_decoder_every_combination(boots):
+    """pferr_decode names every combination of the defined error-code bits as the model does."""
+    m = boots.ready("main")
+    r = boots.rng
+    noise = model.undefined_noise(r)
+    got = model.decoded_lines(m.command(f"pferr all {hx(noise)}"))
+    codes = [c | noise for c in model.every_defined_combination()]
+    codes += [r.getrandbits(32) for _ in range(DECODE_BATCH)]
+    got.update(model.decoded_lines(m.command("pferr " + " ".join(hx(c) for c in codes[-DECODE_BATCH:]))))
+    for c in codes:
+        assert c in got, f"`pferr` printed no line 'pferr {hx(c)} [..]'"
+        assert got[c] == model.decode(c), (
+            f"error code {hx(c)} decoded as [{got[c]}], expected [{model.decode(c)}]"
+            + (" (bits that <kit/pferr.h> does not define are ignored)" if c & ~model.DEFINED else ""))
+
+
+# ---- page faults (one boot each) ----------------------------------------------------------
+
+@pytest.mark.points(6)
+def test_write_unmapped_deadbeaf(boots):
+    """A kernel write to unmapped 0xdeadbeaf is reported with CR2, not-present+write, and probe_write's RIP."""
+    m, out = boots.fatal("write_deadbeaf")
+    check_page_fault(boots, "write_deadbeaf", out, DEADBEAF, "probe_write",
+                     expect_err=(model.P | model.W | model.U, model.W))
+
+
+@pytest.mark.points(6)
+def test_read_unmapped_random(boots):
+    """A kernel read of a random unmapped address is reported as a not-present read in probe_read."""
+    m, out = boots.fatal("read_unmapped")
+    check_page_fault(boots, "read_unmapped", out, boots.addr("read_unmapped"), "probe_read",
+                     expect_err=(model.P | model.W | model.U, 0))
+
+
+@pytest.mark.points(6)
+def test_code_page_read_works_write_faults(boots):
+    """Reading a random code address works (QEMU's bytes); writing it is a protection fault + write."""
+    addr = boots.addr("code_page")
+    main = boots.ready("main")
+    peek = main.command(f"peek {hx(addr)}")
+    want = int.from_bytes(main.read_virt(addr, 8), "little")
+    assert f"peek {hx(addr)}: 0x{want:016x}" in peek, (
+        f"reading code at {hx(addr)} should work and give 0x{want:016x}; got: {peek.strip()}")
+    m, out = boots.fatal("code_page")
+    check_page_fault(boots, "code_page", out, addr, "probe_write",
+                     expect_err=(model.P | model.W | model.U, model.P | model.W))
+
+
+@pytest.mark.points(6)
+def test_fetch_from_nx_page(boots):
+    """Jumping into a no-execute data page is a fetch + protection fault at that address."""
+    addr = boots.addr("nx_fetch")
+    m, out = boots.fatal("nx_fetch")
+    rep, exc = check_page_fault(boots, "nx_fetch", out, addr, None,
+                                expect_err=(model.P | model.I | model.U, model.P | model.I))
+    assert rep["rip"] == addr, f"reported rip {hx(rep['rip'])}: a fetch fault's RIP is the target"
+    ret = int.from_bytes(m.read_virt(exc.rsp, 8), "little")
+    assert boots.sym.function_at(ret) == "probe_exec", "kit error: the call came from elsewhere"
+
+
+@pytest.mark.points(6)
+def test_user_read_supervisor_page(boots):
+    """A ring-3 read of a supervisor page is a user + protection fault in user_read_probe."""
+    m, out = boots.fatal("user_read")
+    check_page_fault(boots, "user_read", out, boots.addr("user_read"), "user_read_probe",
+                     expect_err=(model.P | model.W | model.U, model.P | model.U), user=True)
+
+
+@pytest.mark.points(6)
+def test_user_write_readonly_page(boots):
+    """A ring-3 write to a read-only user page is a user + write + protection fault in user_write_probe."""
+    m, out = boots.fatal("user_write")
+    check_page_fault(boots, "user_write", out, boots.addr("user_write"), "user_write_probe",
+                     expect_err=(model.P | model.W | model.U, model.P | model.W | model.U),
+                     user=True)
+
+
+@pytest.mark.points(6)
+def test_reserved_bit_fault(boots):
+    """Reading a page whose entry has a reserved bit set is reported with the reserved-bit flag."""
+    m, out = boots.fatal("rsvd")
+    check_page_fault(boots, "rsvd", out, boots.addr("rsvd"), "probe_read",
+                     expect_err=(model.RSVD | model.W | model.U, model.RSVD))
+
+
+# ---- double fault and ring-3 breakpoint -----------------------------------------------------
+
+@pytest.mark.points(10)
+def test_stack_overflow_double_fault_on_ist(boots):
+    """A kernel stack overflow ends in your double-fault report, on the IST 1 stack, with no triple fault."""
+    try:
+        m, out = boots.fatal("overflow")
+    except KernelError as e:
+        if e.verdict == "triple-fault":
+            raise KernelError("triple-fault", str(e) + "\n  The #DF gate needs IST 1 (a fresh "
+                              "stack): the kernel stack is gone when the double fault comes.")
+        raise
+    guard = boots.sym.addr("kstack_guard")
+    pf = next((e for e in m.exceptions() if e.vector == PF and e.cr2 is not None
+               and guard <= e.cr2 < guard + PAGE), None)
+    assert pf is not None, "kit error: QEMU recorded no page fault in the stack's guard page"
+    df = the_fault(m, DF)
+    assert df is not None, "QEMU recorded no double fault"
+    assert not m.triple_faulted(), "the machine triple-faulted"
+    rep = model.double_fault_report(out)
+    assert rep is not None, ("no 'DOUBLE FAULT err=.. rip=.. rsp=.. stack=..' report. The kernel "
+                             "printed:\n" + out.strip()[-1200:])
+    r = assert_stopped(boots, m, "The double-fault handler")
+    top = boots.sym.addr("ist1_stack_top")
+    for what, sp in (("QEMU's RSP after the stop", r.rsp), ("your reported stack", rep["stack"])):
+        assert top - STACK_BYTES <= sp < top, (
+            f"{what} {hx(sp)} is not on the IST 1 stack [{hx(top - STACK_BYTES)}, {hx(top)})")
+    assert rep["rsp"] == df.rsp, (
+        f"reported interrupted rsp {hx(rep['rsp'])}, but the CPU pushed {hx(df.rsp)}")
+
+
+@pytest.mark.points(6)
+def test_user_int3_returns_to_ring3(boots):
+    """int3 from ring 3 reaches breakpoint_handler (gate DPL 3, no #GP) and ring 3 runs on to its next access."""
+    addr = boots.addr("user_int3")
+    m, out = boots.fatal("user_int3")
+    gp = the_fault(m, GP)
+    assert gp is None, f"int3 from ring 3 raised #GP ({gp}): the #BP gate needs DPL 3"
+    bp = the_fault(m, BP, cpl=3)
+    assert bp is not None, f"QEMU recorded no ring-3 breakpoint: {m.exceptions()}"
+    bps = model.breakpoint_reports(out)
+    assert bps and bps[0]["rip"] == bp.rip + 1 and bps[0]["cs"] == USER_CS, (
+        f"expected 'BREAKPOINT rip={hx(bp.rip + 1)} cs={hx(USER_CS)}'; the kernel printed:\n"
+        + out.strip()[-1200:])
+    check_page_fault(boots, "user_int3", out, addr, "user_int3_probe", user=True)
+
+
+# ---- last on the shared boot: a handler that does not return ends it -------------------
+
+@pytest.mark.points(6)
+def test_int3_returns(boots):
+    """int3 in the kernel reaches breakpoint_handler, which reports the next RIP and returns."""
+    m = boots.ready("main")
+    word = f"w{boots.rng.getrandbits(40):x}"
+    out = m.command(f"int3 {word}")
+    exc = [e for e in m.exceptions() if e.vector == BP and e.cpl == 0]
+    assert exc, "QEMU recorded no breakpoint exception"
+    bps = model.breakpoint_reports(out)
+    assert bps, "no 'BREAKPOINT rip=0x.. cs=0x..' report. The kernel printed:\n" + out.strip()
+    assert bps[-1]["rip"] == exc[-1].rip + 1 and bps[-1]["cs"] == KERNEL_CS, (
+        f"reported rip={hx(bps[-1]['rip'])} cs={hx(bps[-1]['cs'])}, but the CPU pushed "
+        f"rip={hx(exc[-1].rip + 1)} (after the int3) cs={hx(KERNEL_CS)}")
+    assert f"after int3 {word}" in out, "execution did not continue after int3"
