@@ -34,9 +34,11 @@ class Plan:
         self.np = (reg(), (r.getrandbits(32), r.getrandbits(20), model.access(p=0, dpl=0, rw=1),
                            r.getrandbits(4) & ~model.FLAG_L))
         self.beyond = (reg(), (r.randrange(model.GDT_ENTRIES + 1, 0x2000) << 3) | r.randrange(4))
-        self.wrong_type = r.choice([("ss", model.KERNEL_CS), ("ss", model.USER_CS),
-                                    (r.choice(model.DATA_SREGS), model.TSS_SEL),
-                                    (r.choice(model.DATA_SREGS), model.CALLGATE_SEL | 3)])
+        exec_only = (r.getrandbits(32), r.getrandbits(20), model.access(p=1, dpl=3, code=1),
+                     r.choice((model.FLAG_L, model.FLAG_DB | model.FLAG_G)))
+        self.wrong_type = r.choice([("ss", model.KERNEL_CS, None), ("ss", model.USER_CS, None),
+                                    (r.choice(model.DATA_SREGS), model.TSS_SEL, None),
+                                    (r.choice(model.DATA_SREGS), TEST_SEL | 3, exec_only)])
         self.user_reg = reg()
         self.kdata = (reg(), model.KERNEL_DS | r.choice((0, 3)))
         self.insn = r.choice(PRIVILEGED)
@@ -49,7 +51,7 @@ class Plan:
             "np": (f"testdesc:{':'.join(hex(v) for v in np_desc)},load:{np_reg}:{hex(TEST_SEL)}",
                    "test_load_not_present"),
             "beyond": (f"load:{self.beyond[0]}:{hex(self.beyond[1])}", "test_load_beyond"),
-            "wrongtype": (f"load:{self.wrong_type[0]}:{hex(self.wrong_type[1])}", "test_load_wrong_type"),
+            "wrongtype": (self.wrong_type_run(), "test_load_wrong_type"),
             "udata": (f"uload:{self.user_reg}:{hex(model.USER_DS)}", "test_ring3_loads_user_data"),
             "kdata": (f"uload:{self.kdata[0]}:{hex(self.kdata[1])}", "test_ring3_cannot_load_kernel"),
             "priv": (f"user:{self.insn}", "test_ring3_privileged"),
@@ -57,6 +59,11 @@ class Plan:
             "gate": ("gate", "test_callgate"),
         }
         self.ustack = {name: r.randrange(0, USER_STACK_BYTES - 512, 16) for name in self.boots}
+
+    def wrong_type_run(self):
+        reg, sel, desc = self.wrong_type
+        load = f"load:{reg}:{hex(sel)}"
+        return f"testdesc:{':'.join(hex(v) for v in desc)},{load}" if desc else load
 
     def params(self, name):
         run = self.boots[name][0]
@@ -210,12 +217,12 @@ def test_load_beyond_gdt_limit_raises_gp(boots):
 
 @pytest.mark.points(2)
 def test_load_wrong_type_raises_gp(boots):
-    """Code into SS, or a TSS or gate into a data register, raises #GP(selector)."""
-    reg, sel = boots.plan.wrong_type
+    """Code into SS, a TSS or execute-only code into a data register, raises #GP(selector)."""
+    reg, sel, _ = boots.plan.wrong_type
     e, excs, want, cmd = load_scenario(boots, "wrongtype", reg, sel)
     expect_fault(e, excs, want, 0, "load_segment", cmd,
                  "SS takes only writable data; DS/ES/FS/GS take data or readable code, never "
-                 "system descriptors")
+                 "system descriptors such as the TSS")
 
 
 def check_user_frame(e, boots, name, cmd):

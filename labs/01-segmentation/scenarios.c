@@ -21,7 +21,7 @@
 #define TEST_SEL  SEL_MAKE(TEST_SLOT, 0)
 #define SCENARIO_GDT_ENTRIES (GDT_ENTRIES + 1)
 #define USER_STACK_BYTES 4096
-#define USER_STACK_SLACK 256 /* ustack never goes deeper than this from the bottom */
+#define USER_STACK_SLACK 256 /* bytes always left below the ring-3 stack pointer */
 #define DEFAULT_PORT 0x80
 
 static u64 scenario_gdt[SCENARIO_GDT_ENTRIES] __aligned(16);
