@@ -13,6 +13,8 @@
 #define FIELDS_MIN  4
 #define FIELDS_MAX  5
 #define RIGHTS_ALL  (PTE_W | PTE_U) /* and no NX */
+#define INDEX_BITS  9                /* address bits per level */
+#define VA_BITS     48               /* bits 63..48 copy bit 47 */
 
 /* The tables of one fixture; a 1G fixture uses only pdpt, a 2M one pdpt and pd. */
 struct fixture_tables {
@@ -28,7 +30,7 @@ static int nplaced;
 /* Index of va in the table of `level` (the kit's own copy: no student code here). */
 static unsigned slot_of(vaddr_t va, int level)
 {
-    return (va >> (PAGE_SHIFT + 9 * (level - 1))) % PT_ENTRIES;
+    return (va >> (PAGE_SHIFT + INDEX_BITS * (level - 1))) % PT_ENTRIES;
 }
 
 /* A table entry pointing at a pool table, with the fixture's upper rights. */
@@ -40,8 +42,12 @@ static pte_t usable_rights(pte_t rights)
     return (rdmsr(MSR_EFER) & EFER_NXE) ? rights : rights & ~PTE_NX;
 }
 
-static bool is_canonical(vaddr_t va) { return (vaddr_t)((i64)(va << 16) >> 16) == va; }
+static bool is_canonical(vaddr_t va)
+{
+    return (vaddr_t)((i64)(va << (64 - VA_BITS)) >> (64 - VA_BITS)) == va;
+}
 
+/* Panic, naming the fixture, unless f can be placed as fixture_place promises. */
 static void check(const struct fixture *f)
 {
     const char *n = f->name;
