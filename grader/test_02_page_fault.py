@@ -206,7 +206,7 @@ def test_idt_is_yours(boots):
         f"IDTR limit {hx(limit)} does not cover the 32 exception gates")
 
 
-@pytest.mark.points(10)
+@pytest.mark.points(4)
 @pytest.mark.parametrize("vector", [BP, DF, PF], ids=["bp", "df", "pf"])
 def test_idt_gate_bp_df_pf(boots, vector):
     """The gate for #BP, #DF or #PF, read from memory, targets the core's stub with the right type, DPL and IST."""
@@ -223,7 +223,7 @@ def test_idt_gate_bp_df_pf(boots, vector):
         f"{k} is {hx(a)}, expected {hx(b)}" for k, (a, b) in wrong.items())
 
 
-@pytest.mark.points(5)
+@pytest.mark.points(3)
 def test_idt_all_exception_gates(boots):
     """Every one of the 32 exception gates in memory sends its vector to trap_vectors[v] on KERNEL_CS."""
     m, base, limit = idt_gates(boots)
@@ -240,7 +240,7 @@ def test_idt_all_exception_gates(boots):
     assert not bad, "wrong exception gates: " + "; ".join(bad[:6])
 
 
-@pytest.mark.points(10)
+@pytest.mark.points(8)
 def test_gate_encoding_matches_model(boots):
     """idt_gate_encode (the `gate` command) gives the model's quadwords for random gates."""
     m = boots.ready("main")
@@ -256,7 +256,7 @@ def test_gate_encoding_matches_model(boots):
                              f"lo={hx(want[0])} hi={hx(want[1])}")
 
 
-@pytest.mark.points(10)
+@pytest.mark.points(8)
 def test_pferr_decoder_every_combination(boots):
     """pferr_decode names every combination of the defined error-code bits as the model does."""
     m = boots.ready("main")
