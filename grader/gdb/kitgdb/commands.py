@@ -273,10 +273,11 @@ def target_problems(g):
     w = T.walk(g.target)
     if not w.canonical:
         return [f"handler 0x{g.target:x} is not canonical: delivery raises #GP"]
+    storm = " (if that gate is bad too: a #PF storm that walks down the stack, then #DF)"
     if not w.mapped:
-        return [f"handler 0x{g.target:x} is not mapped: delivery faults (#PF, then #DF)"]
+        return [f"handler 0x{g.target:x} is not mapped: fetching it raises #PF" + storm]
     if w.nx:
-        return [f"handler 0x{g.target:x} is on a no-execute page: delivery faults"]
+        return [f"handler 0x{g.target:x} is on a no-execute page: fetching it raises #PF" + storm]
     return []
 
 
@@ -573,8 +574,11 @@ seen at the stops before (a fault loop)."""
                  f"{'no error code' if layout == 'cpu' else 'error code on top'})"]
         if vec is not None:
             lines.append(f"  vector {vec} {D.mnemonic(vec)}")
-        if layout != "cpu":
-            lines += fault_context(vec if vec is not None else -1, v["error"])
+        if layout != "cpu" and vec is None:
+            lines.append(f"  error  0x{v['error']:x} (vector unknown; read as a #PF code: "
+                         f"{F.pferr_words(v['error'])})")
+        elif layout != "cpu":
+            lines += fault_context(vec, v["error"])
         lines += cpu_frame_lines(v)
         if vec is not None:
             lines += repeat_note(vec, v["rip"])
@@ -625,6 +629,8 @@ its stale TLB entry was never flushed)."""
         lines.append(f"CR2 {with_symbol(cr2)}")
         if not T.paging_on():
             return lines
+        if not cr2:
+            return lines + ["CR2 is 0: no page fault yet (or a NULL access), nothing to walk"]
         w = T.walk(cr2)
         lines.append("walk now: " + (f"mapped {PT.rights(w.writable, w.user, w.nx)} "
                                      f"({PT.SIZE_NAMES[w.page_size]} page at PA 0x{w.pa:x})" if w.mapped else
