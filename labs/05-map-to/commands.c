@@ -37,14 +37,33 @@ static bool need_canonical(vaddr_t va)
     return canonical(va);
 }
 
+/* Frames taken with `alloc` and not freed: the only ones `fill` may write,
+ * since a free frame may hold the allocator's own bookkeeping. */
+#define TAKEN_MAX 64
+static paddr_t taken[TAKEN_MAX];
+
+static paddr_t *taken_slot(paddr_t pa)
+{
+    for (int i = 0; i < TAKEN_MAX; i++)
+        if (taken[i] == pa)
+            return &taken[i];
+    return NULL;
+}
+
 static int cmd_alloc(int argc, char **argv)
 {
     paddr_t pa = frame_alloc();
-    const char *why = pa == FRAME_NONE ? NULL : frame_problem(pa);
-    kprintf("alloc 0x%lx%s%s\n", pa, pa == FRAME_NONE ? " (FRAME_NONE: pool empty)" : "",
-            why ? " BAD: " : "");
+    if (pa == FRAME_NONE) {
+        kprintf("alloc 0x0 (FRAME_NONE: pool empty)\n");
+        return 0;
+    }
+    const char *why = frame_problem(pa);
+    kprintf("alloc 0x%lx\n", pa);
     if (why)
         kprintf("bad frame 0x%lx from frame_alloc: %s\n", pa, why);
+    paddr_t *slot = taken_slot(FRAME_NONE);
+    if (!why && slot)
+        *slot = pa;
     return 0;
 }
 MONITOR_COMMAND(alloc, "alloc                take one frame from frame_alloc()", cmd_alloc);
@@ -55,6 +74,9 @@ static int cmd_free(int argc, char **argv)
     if (!args(argc, argv, 1, &pa))
         return 1;
     frame_free(pa);
+    paddr_t *slot = taken_slot(pa);
+    if (slot)
+        *slot = FRAME_NONE;
     kprintf("freed 0x%lx\n", pa);
     return 0;
 }
@@ -147,9 +169,8 @@ static int cmd_fill(int argc, char **argv)
     u64 v[2];
     if (!args(argc, argv, 2, v))
         return 1;
-    const char *why = frame_problem(v[0]);
-    if (why) {
-        kprintf("fill: refusing frame 0x%lx: %s\n", v[0], why);
+    if (v[0] == FRAME_NONE || !taken_slot(v[0])) {
+        kprintf("fill: 0x%lx is not a frame taken with `alloc`\n", v[0]);
         return 1;
     }
     u64 *words = kit_phys(v[0]);
@@ -158,7 +179,7 @@ static int cmd_fill(int argc, char **argv)
     kprintf("fill 0x%lx with 0x%lx\n", v[0], v[1]);
     return 0;
 }
-MONITOR_COMMAND(fill, "fill PA VALUE        fill a free or allocated frame with the u64 VALUE", cmd_fill);
+MONITOR_COMMAND(fill, "fill PA VALUE        fill a frame taken with `alloc` with the u64 VALUE", cmd_fill);
 
 /* The kit's own look-up of va's 4 KiB last-level entry, or NULL. */
 static pte_t *leaf_entry(vaddr_t va)
