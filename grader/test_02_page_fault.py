@@ -26,7 +26,7 @@ EXCEPTIONS = 32
 RSVD_WINDOW, RSVD_WINDOW_SIZE = 0x0000008000000000, 2 << 20   # labs/02-page-fault/lab2.h
 DEADBEAF = 0xDEADBEAF
 LOWER_HALF_TOP = 0x00007FFFFFFFF000
-DECODE_BATCH = 14                # error codes per `pferr` command line
+RANDOM_CODES = 14                # random 32-bit codes on one `pferr` command line
 GATE_SAMPLES = 6
 PF, DF, BP, GP = 14, 8, 3, 13
 
@@ -119,8 +119,10 @@ def boots(machine_pool):
 
 
 @pytest.fixture(autouse=True)
-def _seed(request, boots):
-    request.node.user_properties.append(("seed", boots.seed))
+def _seed(request, _lab_built):
+    """Record the run's seed with each result (after the build check, which explains a
+    lab that does not compile better than a missing ELF)."""
+    request.node.user_properties.append(("seed", request.getfixturevalue("boots").seed))
 
 
 # ---- helpers ------------------------------------------------------------------------
@@ -264,8 +266,8 @@ def test_pferr_decoder_every_combination(boots):
     noise = model.undefined_noise(r)
     got = model.decoded_lines(m.command(f"pferr all {hx(noise)}"))
     codes = [c | noise for c in model.every_defined_combination()]
-    codes += [r.getrandbits(32) for _ in range(DECODE_BATCH)]
-    got.update(model.decoded_lines(m.command("pferr " + " ".join(hx(c) for c in codes[-DECODE_BATCH:]))))
+    codes += [r.getrandbits(32) for _ in range(RANDOM_CODES)]
+    got.update(model.decoded_lines(m.command("pferr " + " ".join(hx(c) for c in codes[-RANDOM_CODES:]))))
     for c in codes:
         assert c in got, f"`pferr` printed no line 'pferr {hx(c)} [..]'"
         assert got[c] == model.decode(c), (
