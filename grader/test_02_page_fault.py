@@ -152,11 +152,13 @@ def check_page_fault(boots, name, out, addr, function_name, expect_err=None, use
     """The student's #PF report against QEMU's record of the one fault at addr."""
     m = boots.pool[name]
     exc = the_fault(m, PF, cr2=addr)
-    assert exc is not None, (f"kit error: QEMU recorded no page fault at {hx(addr)} for "
-                             f"`fault {boots.scenarios[name][0]}`; exceptions: {m.exceptions()}")
+    assert exc is not None, (
+        f"QEMU recorded no page fault at {hx(addr)}: the kernel stopped before "
+        f"`fault {boots.scenarios[name][0]} {hx(addr)}` made its access. QEMU's record: "
+        + (", ".join(str(e) for e in m.exceptions()) or "no exception") + m.tail())
     if expect_err is not None:
         assert exc.error & expect_err[0] == expect_err[1], (
-            f"kit error: QEMU's error code 0x{exc.error:x} is not the scenario's")
+            f"kit error: QEMU's error code {hx(exc.error)} is not the scenario's")
     rep = model.page_fault_report(out)
     assert rep is not None, (
         "no page-fault report: idt.h asks for 'PAGE FAULT addr=0x.. err=0x.. [flags]' then "
