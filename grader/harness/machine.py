@@ -24,7 +24,8 @@ STOPPED = "kit: stopped"
 BOOT_TIMEOUT = float(os.environ.get("KIT_BOOT_TIMEOUT", 20))
 COMMAND_TIMEOUT = float(os.environ.get("KIT_COMMAND_TIMEOUT", 10))
 FLOOD_BYTES = 256 << 10        # more serial output than any lab prints in one boot
-FLOOD_WAIT_BYTES = 32 << 10    # printing this much while failing to reach a prompt is a flood
+FLOOD_WAIT_BYTES = 8 << 10     # printing this much, and still printing at the deadline,
+                               # while failing to reach what we wait for, is a flood
 TAIL_LINES = 12
 
 _STUB = re.compile(r"PANIC at [^\n]*?: (\S+): LAB (\d+) not implemented")
@@ -74,6 +75,7 @@ class Machine:
         self.raw = bytearray()
         self.pos = 0  # how far expect() has consumed self.text
         self.exit_status = None
+        self.last_data = 0.0
         self._mon = None
         self.started = time.monotonic()
         args = [
@@ -113,11 +115,16 @@ class Machine:
             self._reap()
             return False
         self.raw += data
+        self.last_data = time.monotonic()
         if len(self.raw) > FLOOD_BYTES:
             self.close()
             raise KernelError("flood", f"serial flood: the kernel printed more than "
                               f"{FLOOD_BYTES >> 10} KiB, far more than this lab ever prints; stopped it.", self)
         return True
+
+    def _reap_if_dead(self):
+        if self.exit_status is None and not self.child.isalive():
+            self._reap()
 
     def _reap(self):
         if self.exit_status is None:
@@ -177,7 +184,8 @@ class Machine:
             if self.exit_status is not None:
                 raise self._exited_error()
             left = deadline - time.monotonic()
-            if left <= 0 and len(self.raw) - size_at_start > FLOOD_WAIT_BYTES:
+            still_printing = time.monotonic() - self.last_data < 0.5
+            if left <= 0 and still_printing and len(self.raw) - size_at_start > FLOOD_WAIT_BYTES:
                 raise KernelError("flood", f"serial flood: the kernel kept printing "
                                   f"({(len(self.raw) - size_at_start) >> 10} KiB in {timeout:.0f} s) "
                                   f"and never reached {what or repr(regex.pattern)}.", self)
@@ -207,6 +215,19 @@ class Machine:
         out = self.text[start:m.start()]
         first, _, rest = out.partition("\n")
         return rest if first.strip() == line.strip() else out
+
+    def commands(self, lines, timeout=COMMAND_TIMEOUT):
+        """Type several commands at once (one serial burst, not one round trip
+        each); return the list of their outputs."""
+        self.child.send("".join(l + "\r" for l in lines).encode())
+        outs = []
+        for line in lines:
+            start = self.pos
+            m = self.expect(re.escape(PROMPT), timeout, what=f"the prompt after `{line}`")
+            out = self.text[start:m.start()]
+            first, _, rest = out.partition("\n")
+            outs.append(rest if first.strip() == line.strip() else out)
+        return outs
 
     def command_fatal(self, line, timeout=COMMAND_TIMEOUT):
         """Run a command that must end with the kernel stopping (`kit: stopped`)."""
@@ -254,8 +275,15 @@ class Machine:
             s.settimeout(timeout)
             self._mon = s
             self._mon_read()
-        self._mon.sendall(cmd.encode() + b"\n")
-        out = self._mon_read()
+        try:
+            self._mon.sendall(cmd.encode() + b"\n")
+            out = self._mon_read()
+        except OSError:  # QEMU ended under us: say why, as a serial read would
+            self._read(0.2)
+            self._reap_if_dead()
+            if self.exit_status is not None:
+                raise self._exited_error()
+            raise KernelError("crashed", f"QEMU's monitor stopped answering `{cmd}`.", self)
         out = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", out).replace("\r", "")
         lines = out.split("\n")
         if lines and cmd in lines[0]:
@@ -267,7 +295,7 @@ class Machine:
         while not buf.endswith(b"(qemu) "):
             chunk = self._mon.recv(65536)
             if not chunk:
-                raise KernelError("crashed", "QEMU's monitor closed.", self)
+                raise ConnectionResetError("QEMU's monitor closed")
             buf += chunk
         return buf[:-len(b"(qemu) ")].decode(errors="replace")
 

@@ -40,8 +40,13 @@ class Exc:
 
 
 def exceptions(text):
+    """Exceptions and software interrupts, oldest first; hardware interrupts
+    (QEMU logs "Servicing hardware INT=.." just before them) are left out."""
     out = []
     for m in _EXC.finditer(text):
+        before = text.rfind("\n", 0, max(m.start() - 1, 0))
+        if "Servicing hardware INT" in text[before:m.start()]:
+            continue
         v, e, i, cpl, cs, rip, ss, rsp, cr2 = m.groups()
         out.append(Exc(int(v, 16), int(e, 16), i == "1", int(cpl), int(cs, 16), int(rip, 16),
                        int(ss, 16), int(rsp, 16), int(cr2, 16) if cr2 else None))

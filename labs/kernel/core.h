@@ -7,6 +7,8 @@
 void serial_init(void);
 void serial_putc(char c);
 int serial_getc(void);
+void serial_irq(void); /* acknowledge the receive interrupt (vector SERIAL_VECTOR) */
+#define SERIAL_VECTOR 4
 void console_init(void);
 void console_putc(char c);
 void multiboot_parse(u32 magic, paddr_t mbi);

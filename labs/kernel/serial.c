@@ -1,4 +1,13 @@
-/* 16550 UART on COM1: 115200 8N1, polled. */
+/*
+ * 16550 UART on COM1: 115200 8N1. Output is polled. Input waits with hlt for
+ * the UART's receive interrupt (IRQ 4), so an idle kernel at its prompt costs
+ * the host nothing: a polling loop would keep a whole host core busy per QEMU.
+ *
+ * The 8259 PIC is remapped so IRQ 4 arrives as vector 4: that vector is #OF,
+ * which only INTO raises and INTO does not exist in 64-bit mode, so every IDT
+ * that sends all 32 exception vectors to the core's stubs also delivers it.
+ * All other IRQs stay masked; interrupts are enabled only inside the hlt wait.
+ */
 #include <kit/kit.h>
 #include <kit/x86.h>
 #include "core.h"
@@ -13,6 +22,35 @@
 #define LSR_DATA_READY 0x01
 #define LSR_THR_EMPTY  0x20
 #define LCR_DLAB 0x80
+#define IER_RX_AVAILABLE 0x01
+#define MCR_DTR_RTS 0x03
+#define MCR_OUT2 0x08 /* gates the UART's interrupt line on a PC */
+
+#define PIC1_CMD  0x20
+#define PIC1_DATA 0x21
+#define PIC2_CMD  0xa0
+#define PIC2_DATA 0xa1
+#define PIC_EOI   0x20
+#define COM1_IRQ  4
+
+static void pic_init(void)
+{
+    outb(PIC1_CMD, 0x11);          /* ICW1: init, ICW4 follows */
+    outb(PIC2_CMD, 0x11);
+    outb(PIC1_DATA, 0x00);         /* ICW2: IRQ 0-7 -> vectors 0-7 */
+    outb(PIC2_DATA, 0x08);         /*       IRQ 8-15 -> 8-15 (masked) */
+    outb(PIC1_DATA, 0x04);         /* ICW3: slave on IRQ 2 */
+    outb(PIC2_DATA, 0x02);
+    outb(PIC1_DATA, 0x01);         /* ICW4: 8086 mode */
+    outb(PIC2_DATA, 0x01);
+    outb(PIC1_DATA, (u8)~(1u << COM1_IRQ)); /* only the serial port */
+    outb(PIC2_DATA, 0xff);
+}
+
+void serial_irq(void)
+{
+    outb(PIC1_CMD, PIC_EOI);
+}
 
 void serial_init(void)
 {
@@ -22,7 +60,9 @@ void serial_init(void)
     outb(COM1 + UART_IER, 0);
     outb(COM1 + UART_LCR, 0x03);          /* 8 bits, no parity, 1 stop */
     outb(COM1 + UART_FCR, 0xc7);          /* FIFOs on, cleared */
-    outb(COM1 + UART_MCR, 0x03);          /* DTR, RTS */
+    outb(COM1 + UART_MCR, MCR_DTR_RTS | MCR_OUT2);
+    pic_init();
+    outb(COM1 + UART_IER, IER_RX_AVAILABLE);
 }
 
 void serial_putc(char c)
@@ -36,7 +76,8 @@ void serial_putc(char c)
 
 int serial_getc(void)
 {
+    /* sti's one-instruction shadow means no interrupt slips in before hlt. */
     while (!(inb(COM1 + UART_LSR) & LSR_DATA_READY))
-        __asm__ volatile("pause");
+        __asm__ volatile("sti; hlt; cli");
     return inb(COM1 + UART_DATA);
 }

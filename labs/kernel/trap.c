@@ -55,6 +55,10 @@ void trap_report(const struct trapframe *tf)
 
 void trap(struct trapframe *tf)
 {
+    if (tf->vector == SERIAL_VECTOR) { /* the UART woke the monitor: see serial.c */
+        serial_irq();
+        return;
+    }
     if (tf->vector < EXCEPTIONS && handlers[tf->vector]) {
         handlers[tf->vector](tf);
         return;

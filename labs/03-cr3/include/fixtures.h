@@ -30,12 +30,6 @@
 #define FIXTURES_MAX     8
 #define FIXTURE_PA_LIMIT (1ull << 40) /* qemu64's physical address width */
 
-/* The PAT bit of a leaf: bit 7 in a 4 KiB entry, bit 12 in a 2 MiB or 1 GiB one. */
-#define PTE_BIT_PAT      7
-#define PTE_BIT_PAT_HUGE 12
-#define PTE_PAT          (1ull << PTE_BIT_PAT)
-#define PTE_PAT_HUGE     (1ull << PTE_BIT_PAT_HUGE)
-
 struct fixture {
     char name[8];     /* the parameter it came from, e.g. "fix3" */
     vaddr_t va;

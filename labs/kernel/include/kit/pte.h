@@ -40,6 +40,8 @@ enum pt_level { PT_LEVEL_PT = 1, PT_LEVEL_PD = 2, PT_LEVEL_PDPT = 3, PT_LEVEL_PM
 #define PTE_BIT_PS   7  /* page size: a huge-page leaf in a PDPT or PD entry */
 #define PTE_BIT_G    8  /* global: kept in the TLB across CR3 loads */
 #define PTE_BIT_NX   63 /* execute disable (needs EFER.NXE) */
+#define PTE_BIT_PAT      7  /* memory type (PAT index bit) of a 4 KiB leaf: same bit as PS */
+#define PTE_BIT_PAT_HUGE 12 /* memory type (PAT index bit) of a 2 MiB or 1 GiB leaf */
 
 #define PTE_P   (1ull << PTE_BIT_P)
 #define PTE_W   (1ull << PTE_BIT_W)
@@ -51,6 +53,8 @@ enum pt_level { PT_LEVEL_PT = 1, PT_LEVEL_PD = 2, PT_LEVEL_PDPT = 3, PT_LEVEL_PM
 #define PTE_PS  (1ull << PTE_BIT_PS)
 #define PTE_G   (1ull << PTE_BIT_G)
 #define PTE_NX  (1ull << PTE_BIT_NX)
+#define PTE_PAT      (1ull << PTE_BIT_PAT)
+#define PTE_PAT_HUGE (1ull << PTE_BIT_PAT_HUGE)
 
 /* Bits 12..51 of an entry hold the physical address of a frame or a table. */
 #define PTE_ADDR_MASK 0x000ffffffffff000ull
