@@ -144,9 +144,14 @@ class Session:
 
 
 def pick_symbols(syms, rng, n):
-    """n random kernel symbols in text or data (not bss edge labels)."""
-    names = [name for a, size, name, kind in syms.sorted
-             if kind in "tTdDrRbB" and size and a >= 0xFFFFFFFF80000000 and re.fullmatch(r"[A-Za-z_]\w*", name)]
+    """n random kernel symbols in text or data, as (name, gdb expression for its address):
+    a function's name is its address, a variable's name is its value (hence &)."""
+    count = {}
+    for _, _, name, _ in syms.sorted:
+        count[name] = count.get(name, 0) + 1
+    names = [(name, name if kind in "tT" else "&" + name) for a, size, name, kind in syms.sorted
+             if kind in "tTdDrRbB" and size and a >= 0xFFFFFFFF80000000 and count[name] == 1
+             and re.fullmatch(r"[A-Za-z_]\w*", name)]
     return rng.sample(names, min(n, len(names)))
 
 
@@ -182,7 +187,7 @@ def world(smoke_iso, tmp_path_factory):
             ("raw", "kit frame raw"),
             "break trap", "continue",
             ("frame", "kit frame"), ("pferr", "kit pferr"), ("cr", "kit cr"),
-            ("walk_cr2", "kit walk $cr2"), ("walk_sym", f"kit walk {smoke.walk_sym}"),
+            ("walk_cr2", "kit walk $cr2"), ("walk_sym", f"kit walk {smoke.walk_sym[1]}"),
             ("walk_phys", f"kit walk {smoke.walk_phys:#x}"),
             ("ptdump", "kit ptdump"), ("gdt", "kit gdt"), ("idt", "kit idt"), ("tss", "kit tss"),
             "return", "continue",               # the handler returns unfixed: the fault comes back
@@ -200,8 +205,8 @@ def world(smoke_iso, tmp_path_factory):
                 ("cr", "kit cr"), ("gdt", "kit gdt"), ("tss", "kit tss"), ("idt", "kit idt"),
                 ("gdt_sel", "kit gdt 0x2b"), ("idt_one", f"kit idt {labs.vector}"),
                 ("walk_phys", f"kit walk {labs.walk_phys:#x}"),
-                ("walk_sym0", f"kit walk {labs.walk_syms[0]}"),
-                ("walk_sym1", f"kit walk &{labs.walk_syms[1]}"),
+                ("walk_sym0", f"kit walk {labs.walk_syms[0][1]}"),
+                ("walk_sym1", f"kit walk {labs.walk_syms[1][1]}"),
                 ("ptdump", "kit ptdump"),
                 f"set var {gate} = (unsigned long *)((char *)&{table} + 16 * {labs.vector})",
                 f"set var $kit_saved = {gate}[0]",
@@ -325,7 +330,7 @@ def test_walk_matches_model_and_gva2gpa(world):
         assert "(2M page)" in s["walk_phys"]
         names = [("walk_sym", s.walk_sym)] if s.name == "smoke" else \
             [("walk_sym0", s.walk_syms[0]), ("walk_sym1", s.walk_syms[1])]
-        for sec, name in names:
+        for sec, (name, _) in names:
             check_walk(s, s.syms.addr(name), s[sec], r)
 
 
