@@ -40,12 +40,16 @@ class Exc:
 
 
 def exceptions(text):
-    """Exceptions and software interrupts, oldest first; hardware interrupts
-    (QEMU logs "Servicing hardware INT=.." just before them) are left out."""
+    """Exceptions and software interrupts, oldest first. Hardware interrupts
+    are left out: QEMU logs "Servicing hardware INT=0xNN" just before their
+    record, with the same vector (in real mode, the BIOS timer's line comes
+    alone, and the record after it is not an interrupt of its)."""
     out = []
     for m in _EXC.finditer(text):
-        before = text.rfind("\n", 0, max(m.start() - 1, 0))
-        if "Servicing hardware INT" in text[before:m.start()]:
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        prev_start = text.rfind("\n", 0, max(line_start - 1, 0)) + 1
+        prev = text[prev_start:line_start].strip()
+        if prev == f"Servicing hardware INT=0x{int(m.group(1), 16):02x}":
             continue
         v, e, i, cpl, cs, rip, ss, rsp, cr2 = m.groups()
         out.append(Exc(int(v, 16), int(e, 16), i == "1", int(cpl), int(cs, 16), int(rip, 16),
