@@ -27,28 +27,27 @@ SIZES = {"4K": 1 << 12, "2M": 1 << 21, "1G": 1 << 30}
 
 # ---- the per-boot layout ----------------------------------------------------------
 
-def random_upper(rng, restrictive):
-    """Rights of the table entries above a fixture's leaf: a subset of "wux"
-    (a proper one when restrictive, so the leaf alone cannot decide)."""
-    while True:
-        upper = "".join(c for c in "wux" if rng.random() < 0.5)
-        if not restrictive or upper != "wux":
-            return upper
-
-
 def random_fixtures(rng, used):
-    """Two fixtures of each page size, each in a free PML4 slot: one whose
-    upper entries restrict a leaf that grants everything, one with random
-    leaf and upper rights (the PAT bit set on half of them)."""
+    """Two fixtures of each page size, each in a free PML4 slot. Three have a
+    leaf that grants everything under upper entries that withhold one right
+    each (W, U and X once each, so the upper levels must count); three have
+    random leaf and upper rights. The PAT bit is set on the first three and
+    on half of the others (bit 12 of a huge leaf: not part of its frame)."""
+    withheld = rng.sample("wux", 3)
     out = []
-    plan = [(1 << 12, True), (1 << 21, True), (1 << 30, True),
-            (1 << 12, False), (1 << 21, False), (1 << 30, False)]
-    for i, (size, restrictive) in enumerate(plan):
+    plan = [1 << 12, 1 << 21, 1 << 30]
+    rng.shuffle(plan)
+    for i, size in enumerate(plan + [1 << 12, 1 << 21, 1 << 30]):
         va = layout_model.make_va(layout_model.free_slot(rng, used),
                                   rng.randrange(0, 1 << 39, size))
-        leaf = "wuxp" if restrictive else layout_model.random_rights(rng)
+        if i < 3:
+            leaf = "wuxp"
+            upper = "".join(c for c in "wux" if c != withheld[i] and rng.random() < 0.8)
+        else:
+            leaf = layout_model.random_rights(rng)
+            upper = "".join(c for c in "wux" if rng.random() < 0.6)
         out.append(layout_model.Fixture(f"fix{i}", va, layout_model.random_fixture_pa(rng, size),
-                                        size, leaf, random_upper(rng, restrictive)))
+                                        size, leaf, upper))
     return out
 
 
