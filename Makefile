@@ -26,7 +26,7 @@
 KIT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 PY := /usr/bin/python3
 PACKAGES := qemu-system-x86 grub-pc-bin grub-common xorriso mtools gdb binutils gcc make \
-	python3-pytest python3-pexpect python3-pytest-xdist
+	python3-pytest python3-pexpect python3-pytest-xdist pandoc git
 
 LABS := $(notdir $(wildcard $(KIT)/labs/[0-9][0-9]-*))
 LAB_NAME := $(if $(LAB),$(firstword $(filter $(LAB) $(LAB)-%,$(LABS) smoke)),)
@@ -95,6 +95,20 @@ gdb: lab-required
 
 clean:
 	rm -rf $(KIT)/build $(KIT)/compile_commands.json
+
+# ---- the course site and releases -----------------------------------------------
+#   make handouts                              render handouts/ to build/site/ (pandoc)
+#   make dist UPTO=<lab> PUBLISH=<lab>         a student release in build/dist/
+#   make publish LAB=<lab> DIST=<release repo> publish one more solution into a release
+.PHONY: handouts dist publish
+handouts:
+	@$(PY) $(KIT)/handouts/site/build.py --out $(KIT)/build/site
+
+dist:
+	@$(PY) $(KIT)/grader/dist.py release --upto "$(UPTO)" --publish "$(PUBLISH)" --out $(KIT)/build/dist
+
+publish: lab-required
+	@$(PY) $(KIT)/grader/dist.py publish --lab $(LAB_NAME) --dist "$(DIST)"
 
 # ---- instructors: a class at once, Gradescope ----------------------------------
 #   make grade-class SUBMISSIONS=dir [LAB=..] [OUT=dir]   grade every submission in dir
