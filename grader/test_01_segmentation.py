@@ -9,7 +9,10 @@ and the ring-3 stack depth are chosen at random per run.
 
 Boots, started together when the module starts (only those the selected tests
 need): "main" (shared by the non-fatal checks, booted through GRUB) and one
-fresh boot per fatal scenario.
+fresh boot per fatal scenario, which gets its monitor commands in the `run=`
+boot parameter (labs/01-segmentation/scenarios.c), so it goes straight to
+its fault and halts. Fatal tests come first in this file, so their machines
+are done before the shared boot's commands run.
 """
 import re
 
@@ -19,7 +22,7 @@ from harness import config, qemulog, symbols
 from models import segments as model
 
 LAB = "01-segmentation"
-ENCODE_SAMPLES = 12
+ENCODE_SAMPLES = 16
 USER_STACK_BYTES = 4096     # labs/01-segmentation/scenarios.c
 TEST_SEL = 0x48             # scenarios.c: the testdesc slot, first past the student's GDT
 GP0 = (model.GP, 0)
@@ -373,8 +376,9 @@ def test_seg_encode_matches_model(boots):
     cases = [(0, 0xFFFFF, 0x9A, 0xA)] + [
         (r.getrandbits(32), r.getrandbits(20), r.getrandbits(8), r.getrandbits(4))
         for _ in range(ENCODE_SAMPLES)]
-    for base, limit, acc, flags in cases:
-        out = m.command(f"encode 0x{base:x} 0x{limit:x} 0x{acc:x} 0x{flags:x}").strip()
+    outs = m.commands([f"encode 0x{b:x} 0x{l:x} 0x{a:x} 0x{f:x}" for b, l, a, f in cases])
+    for (base, limit, acc, flags), out in zip(cases, outs):
+        out = out.strip()
         want = model.encode(base, limit, acc, flags)
         assert out == f"0x{want:016x}", (
             f"seg_encode(0x{base:x}, 0x{limit:x}, 0x{acc:02x}, 0x{flags:x}) printed {out!r}, "
