@@ -8,18 +8,21 @@
  * works), then map it to another frame and read: map_to's flush decides
  * which frame the read reaches.
  */
-#include <kit/kit.h>
+#include "lab5.h"
+#include "mapper.h"
 #include <kit/boot.h>
+#include <kit/kit.h>
 #include <kit/monitor.h>
 #include <kit/pferr.h>
 #include <kit/pte.h>
 #include <kit/x86.h>
-#include "mapper.h"
-#include "lab5.h"
 
 #define VA_SIGN_SHIFT 16 /* bits 63..48 must copy bit 47 */
 
-static bool canonical(vaddr_t va) { return (vaddr_t)((i64)(va << VA_SIGN_SHIFT) >> VA_SIGN_SHIFT) == va; }
+static bool canonical(vaddr_t va)
+{
+    return (vaddr_t)((i64)(va << VA_SIGN_SHIFT) >> VA_SIGN_SHIFT) == va;
+}
 
 /* Parse argv[1..n] as numbers into v[0..n-1]; print usage and fail otherwise. */
 static bool args(int argc, char **argv, int n, u64 *v)
@@ -92,7 +95,8 @@ static int cmd_hold(int argc, char **argv)
     kprintf("held %lu frames, pool left with up to %lu\n", held, keep);
     return 0;
 }
-MONITOR_COMMAND(hold, "hold [KEEP [list]]   take every free frame but KEEP (and list them)", cmd_hold);
+MONITOR_COMMAND(hold, "hold [KEEP [list]]   take every free frame but KEEP (and list them)",
+                cmd_hold);
 
 static int cmd_release(int argc, char **argv)
 {
@@ -110,7 +114,9 @@ static int cmd_map(int argc, char **argv)
     kprintf("map_to(0x%lx, 0x%lx, 0x%lx) = %d %s\n", v[0], v[1], v[2], r, map_status_name(r));
     return 0;
 }
-MONITOR_COMMAND(map, "map VA PA FLAGS      map_to(VA, PA, FLAGS), e.g. FLAGS 0x8000000000000002 = W|NX", cmd_map);
+MONITOR_COMMAND(map,
+                "map VA PA FLAGS      map_to(VA, PA, FLAGS), e.g. FLAGS 0x8000000000000002 = W|NX",
+                cmd_map);
 
 static int cmd_unmap(int argc, char **argv)
 {
@@ -129,7 +135,8 @@ static void print_fault(const char *what, vaddr_t va)
 {
     u64 err = last_probe_fault.error;
     kprintf("%s 0x%lx: page fault cr2=0x%lx err=0x%lx (%s, %s)\n", what, va, last_probe_fault.cr2,
-            err, err & PFERR_PRESENT ? "protection" : "not present", err & PFERR_WRITE ? "write" : "read");
+            err, err & PFERR_PRESENT ? "protection" : "not present",
+            err & PFERR_WRITE ? "write" : "read");
 }
 
 static int cmd_read(int argc, char **argv)
@@ -148,7 +155,8 @@ static int cmd_read(int argc, char **argv)
     }
     return 0;
 }
-MONITOR_COMMAND(read, "read VA...           read the u64 at each VA (a page fault is printed)", cmd_read);
+MONITOR_COMMAND(read, "read VA...           read the u64 at each VA (a page fault is printed)",
+                cmd_read);
 
 static int cmd_write(int argc, char **argv)
 {
@@ -162,7 +170,8 @@ static int cmd_write(int argc, char **argv)
         print_fault("write", v[0]);
     return 0;
 }
-MONITOR_COMMAND(write, "write VA VALUE       write the u64 VALUE at VA (a page fault is printed)", cmd_write);
+MONITOR_COMMAND(write, "write VA VALUE       write the u64 VALUE at VA (a page fault is printed)",
+                cmd_write);
 
 static int cmd_fill(int argc, char **argv)
 {
@@ -179,7 +188,8 @@ static int cmd_fill(int argc, char **argv)
     kprintf("fill 0x%lx with 0x%lx\n", v[0], v[1]);
     return 0;
 }
-MONITOR_COMMAND(fill, "fill PA VALUE        fill a frame taken with `alloc` with the u64 VALUE", cmd_fill);
+MONITOR_COMMAND(fill, "fill PA VALUE        fill a frame taken with `alloc` with the u64 VALUE",
+                cmd_fill);
 
 /* The kit's own look-up of va's 4 KiB last-level entry, or NULL. */
 static pte_t *leaf_entry(vaddr_t va)
@@ -210,7 +220,8 @@ static int cmd_clear(int argc, char **argv)
     *e = 0;
     return 0;
 }
-MONITOR_COMMAND(clear, "clear VA             zero VA's entry WITHOUT invlpg (a buggy unmap)", cmd_clear);
+MONITOR_COMMAND(clear, "clear VA             zero VA's entry WITHOUT invlpg (a buggy unmap)",
+                cmd_clear);
 
 static int cmd_newdemo(int argc, char **argv)
 {
@@ -221,4 +232,6 @@ static int cmd_newdemo(int argc, char **argv)
     kprintf("new_demo(0x%lx, 0x%x) = %d %s\n", v[0], (u8)v[1], r, map_status_name(r));
     return 0;
 }
-MONITOR_COMMAND(newdemo, "newdemo VA ATTR      map VA to the VGA frame, write \"New!\" in colour ATTR", cmd_newdemo);
+MONITOR_COMMAND(newdemo,
+                "newdemo VA ATTR      map VA to the VGA frame, write \"New!\" in colour ATTR",
+                cmd_newdemo);

@@ -4,23 +4,29 @@
  * probe resumes at the probe's failure exit; anything else is reported and
  * stops the kernel, by Lab 2's page_fault_handler().
  */
+#include "lab5.h"
+#include "mapper.h"
+#include <idt.h>
 #include <kit/kit.h>
 #include <kit/pferr.h>
 #include <kit/pte.h>
 #include <kit/trap.h>
 #include <kit/x86.h>
-#include <idt.h>
-#include "mapper.h"
-#include "lab5.h"
 
 extern char probe_read_insn[], probe_write_insn[], probe_fail[];
 
 struct probe_fault last_probe_fault;
 static vaddr_t last_demand_page; /* the page demand_map() served last, or 0 */
 
-void demand_reset(void) { last_demand_page = 0; }
+void demand_reset(void)
+{
+    last_demand_page = 0;
+}
 
-static bool in_lazy_region(vaddr_t va) { return va >= LAZY_BASE && va - LAZY_BASE < LAZY_SIZE; }
+static bool in_lazy_region(vaddr_t va)
+{
+    return va >= LAZY_BASE && va - LAZY_BASE < LAZY_SIZE;
+}
 
 /* A not-present kernel access in the lazy region: let demand_map() serve it.
  * True when the access may run again. */
@@ -61,4 +67,7 @@ static void lab_page_fault(struct trapframe *tf)
     page_fault_handler(tf); /* Lab 2: report and stop */
 }
 
-void fault_init(void) { trap_register(T_PF, lab_page_fault); }
+void fault_init(void)
+{
+    trap_register(T_PF, lab_page_fault);
+}

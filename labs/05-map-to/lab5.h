@@ -2,8 +2,8 @@
 #ifndef LAB5_KIT_H
 #define LAB5_KIT_H
 
-#include <kit/types.h>
 #include <kit/trap.h>
+#include <kit/types.h>
 
 /* ---- probe.S: memory accesses that survive a page fault ---- */
 

@@ -7,13 +7,13 @@
  * fill=0x... (the u64 written over every free frame at boot, so a frame
  * handed out without zeroing shows it; fill=0 skips it).
  */
-#include <kit/kit.h>
-#include <kit/boot.h>
-#include <kit/x86.h>
+#include "lab5.h"
+#include "mapper.h"
 #include <gdt.h>
 #include <idt.h>
-#include "mapper.h"
-#include "lab5.h"
+#include <kit/boot.h>
+#include <kit/kit.h>
+#include <kit/x86.h>
 
 #define DEFAULT_FILL 0x5a5a5a5a5a5a5a5aull
 

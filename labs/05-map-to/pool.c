@@ -5,11 +5,11 @@
  * through their first eight bytes; a bitmap catches a frame handed out twice.
  * Frames that fail a check are reported and never written.
  */
-#include <kit/kit.h>
-#include <kit/boot.h>
-#include <kit/pte.h>
-#include "mapper.h"
 #include "lab5.h"
+#include "mapper.h"
+#include <kit/boot.h>
+#include <kit/kit.h>
+#include <kit/pte.h>
 
 #define MAX_PHYS     GiB(4) /* the most memory the core's offset mapping covers */
 #define BITMAP_BYTES (MAX_PHYS / PAGE_SIZE / 8)
@@ -19,14 +19,26 @@ static u8 held_bits[BITMAP_BYTES];
 static paddr_t held_head; /* list of held frames, FRAME_NONE-terminated */
 static u64 held_count;
 
-void *kit_phys(paddr_t pa) { return (void *)(boot_info.phys_offset + pa); }
+void *kit_phys(paddr_t pa)
+{
+    return (void *)(boot_info.phys_offset + pa);
+}
 
-static bool is_held(paddr_t pa) { return held_bits[pa / PAGE_SIZE / 8] & (1u << (pa / PAGE_SIZE % 8)); }
+/* The bitmap byte and bit of a frame. */
+#define HELD_BYTE(pa) held_bits[(pa) / PAGE_SIZE / 8]
+#define HELD_BIT(pa)  ((u8)(1u << ((pa) / PAGE_SIZE % 8)))
+
+static bool is_held(paddr_t pa)
+{
+    return HELD_BYTE(pa) & HELD_BIT(pa);
+}
+
 static void set_held(paddr_t pa, bool on)
 {
-    u8 bit = 1u << (pa / PAGE_SIZE % 8);
-    held_bits[pa / PAGE_SIZE / 8] = on ? held_bits[pa / PAGE_SIZE / 8] | bit
-                                       : held_bits[pa / PAGE_SIZE / 8] & ~bit;
+    if (on)
+        HELD_BYTE(pa) |= HELD_BIT(pa);
+    else
+        HELD_BYTE(pa) &= (u8)~HELD_BIT(pa);
 }
 
 static bool overlaps(paddr_t a, u64 len, paddr_t start, paddr_t end)
@@ -67,6 +79,7 @@ const char *frame_problem(paddr_t pa)
     return NULL;
 }
 
+/* Push a checked frame on the held list (its first eight bytes link it). */
 static void hold_one(paddr_t pa)
 {
     set_held(pa, true);
@@ -75,6 +88,7 @@ static void hold_one(paddr_t pa)
     held_count++;
 }
 
+/* Pop the most recently held frame. Precondition: held_count > 0. */
 static paddr_t unhold_one(void)
 {
     paddr_t pa = held_head;
@@ -143,12 +157,19 @@ u64 pool_scribble(u64 pattern)
 const char *map_status_name(int status)
 {
     switch (status) {
-    case MAP_OK: return "MAP_OK";
-    case MAP_ERR_MAPPED: return "MAP_ERR_MAPPED";
-    case MAP_ERR_HUGE: return "MAP_ERR_HUGE";
-    case MAP_ERR_NOMEM: return "MAP_ERR_NOMEM";
-    case MAP_ERR_INVALID: return "MAP_ERR_INVALID";
-    case MAP_ERR_UNMAPPED: return "MAP_ERR_UNMAPPED";
-    default: return "(unknown status)";
+    case MAP_OK:
+        return "MAP_OK";
+    case MAP_ERR_MAPPED:
+        return "MAP_ERR_MAPPED";
+    case MAP_ERR_HUGE:
+        return "MAP_ERR_HUGE";
+    case MAP_ERR_NOMEM:
+        return "MAP_ERR_NOMEM";
+    case MAP_ERR_INVALID:
+        return "MAP_ERR_INVALID";
+    case MAP_ERR_UNMAPPED:
+        return "MAP_ERR_UNMAPPED";
+    default:
+        return "(unknown status)";
     }
 }

@@ -1,7 +1,7 @@
 /* Demand paging: a lazy page gets its frame when it is first touched. */
+#include "mapper.h"
 #include <kit/kit.h>
 #include <kit/pte.h>
-#include "mapper.h"
 
 int demand_map(vaddr_t addr)
 {

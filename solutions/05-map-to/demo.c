@@ -1,7 +1,7 @@
 /* The "New!" demo: write to the screen through a page made for it. */
+#include "mapper.h"
 #include <kit/kit.h>
 #include <kit/pte.h>
-#include "mapper.h"
 
 #define VGA_ATTR_SHIFT 8 /* a cell: character in the low byte, attribute in the high byte */
 

@@ -3,10 +3,10 @@
  * bytes, the physical address of the next free frame (a stack linked through
  * the frames themselves, reached with phys_to_virt()).
  */
-#include <kit/kit.h>
-#include <kit/boot.h>
-#include <kit/pte.h>
 #include "mapper.h"
+#include <kit/boot.h>
+#include <kit/kit.h>
+#include <kit/pte.h>
 
 static paddr_t free_head = FRAME_NONE; /* top of the stack of free frames */
 

@@ -3,10 +3,10 @@
  * Both walk from the PML4 (cr3_pml4) down the levels with pt_index(), reading
  * each table through phys_to_virt().
  */
+#include "mapper.h"
 #include <kit/kit.h>
 #include <kit/pte.h>
 #include <kit/x86.h>
-#include "mapper.h"
 
 /* The entry for va in the table at physical address table, a level-`level` table. */
 static pte_t *entry_at(paddr_t table, vaddr_t va, int level)
@@ -15,7 +15,10 @@ static pte_t *entry_at(paddr_t table, vaddr_t va, int level)
     return &entries[pt_index(va, level)];
 }
 
-static bool page_ok(vaddr_t page) { return page % PAGE_SIZE == 0 && is_canonical(page); }
+static bool page_ok(vaddr_t page)
+{
+    return page % PAGE_SIZE == 0 && is_canonical(page);
+}
 
 /*
  * Walk toward va's last-level entry without changing anything. Returns the

@@ -1,7 +1,7 @@
 /* Demand paging (see mapper.h for the contract). */
+#include "mapper.h"
 #include <kit/kit.h>
 #include <kit/pte.h>
-#include "mapper.h"
 
 int demand_map(vaddr_t addr)
 {

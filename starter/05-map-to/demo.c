@@ -1,7 +1,7 @@
 /* The "New!" demo (see mapper.h for the contract). */
+#include "mapper.h"
 #include <kit/kit.h>
 #include <kit/pte.h>
-#include "mapper.h"
 
 int new_demo(vaddr_t page, u8 attr)
 {

@@ -5,10 +5,10 @@
  * linked through the frames themselves (write the next address into the
  * first eight bytes of a free frame, through phys_to_virt()) needs no array.
  */
-#include <kit/kit.h>
-#include <kit/boot.h>
-#include <kit/pte.h>
 #include "mapper.h"
+#include <kit/boot.h>
+#include <kit/kit.h>
+#include <kit/pte.h>
 
 void frame_init(u64 max_frames)
 {

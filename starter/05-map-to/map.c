@@ -5,10 +5,10 @@
  * pt_index() (cr3.h) and is_canonical() (walk.h), the PTE_* flags and PTE_ADDR_MASK
  * (kit/pte.h), invlpg() (kit/x86.h), frame_alloc()/frame_free() (frames.c).
  */
+#include "mapper.h"
 #include <kit/kit.h>
 #include <kit/pte.h>
 #include <kit/x86.h>
-#include "mapper.h"
 
 int map_to(vaddr_t page, paddr_t frame, u64 flags)
 {

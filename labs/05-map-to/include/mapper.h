@@ -25,8 +25,8 @@
 #ifndef MAPPER_H
 #define MAPPER_H
 
-#include <kit/types.h>
 #include <kit/pte.h>
+#include <kit/types.h>
 #include <walk.h> /* Lab 4: is_canonical(), translate(); with Lab 3's <cr3.h>:
                      cr3_pml4(), phys_to_virt(), pt_index(), pte_addr() */
 
@@ -100,7 +100,7 @@ int unmap(vaddr_t page, paddr_t *frame) __must_check;
 
 /* ---- the "New!" demo (demo.c) ------------------------------------------- */
 
-#define VGA_TEXT_FRAME ((paddr_t)0xb8000)/* the VGA text buffer: 80x25 cells of 2 bytes */
+#define VGA_TEXT_FRAME ((paddr_t)0xb8000) /* the VGA text buffer: 80x25 cells of 2 bytes */
 #define VGA_COLS       80
 /* The cell where the demo writes: row 12, right of the console's short lines. */
 #define DEMO_CELL (12 * VGA_COLS + 72)
