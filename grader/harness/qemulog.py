@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 _EXC = re.compile(
-    r"^\s*\d+: v=([0-9a-f]+) e=([0-9a-f]+) i=(\d) cpl=(\d) IP=([0-9a-f]+):([0-9a-f]+) "
+    r"^[ \t]*\d+: v=([0-9a-f]+) e=([0-9a-f]+) i=(\d) cpl=(\d) IP=([0-9a-f]+):([0-9a-f]+) "
     r"pc=[0-9a-f]+ SP=([0-9a-f]+):([0-9a-f]+)(?: CR2=([0-9a-f]+))?", re.M)
 
 NAMES = {0: "#DE", 1: "#DB", 2: "NMI", 3: "#BP", 4: "#OF", 5: "#BR", 6: "#UD", 7: "#NM",

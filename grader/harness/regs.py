@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 @dataclass
 class Seg:
     """A segment register as QEMU holds it: selector and the descriptor cache.
-    `flags` is the descriptor's high dword with base and limit bits masked."""
+    `flags` is the descriptor's high dword with the base bits masked (QEMU keeps
+    limit bits 19:16 there)."""
     selector: int
     base: int
     limit: int
