@@ -159,8 +159,8 @@ def assert_stopped(boots, m, who):
     r = m.regs()
     where = function(boots, r.rip)
     assert r.halted and where == "kit_stop", (
-        f"{who} must end in kit_stop(), which halts the machine for inspection; QEMU shows the "
-        f"CPU {'halted' if r.halted else 'running'} in {where}.")
+        f"{who} must end in kit_stop(): expected the CPU halted there, but QEMU shows it "
+        f"{'halted' if r.halted else 'running'} in {where}.")
     return r
 
 
@@ -169,7 +169,7 @@ def check_page_fault(boots, name, out, addr, function_name, expect_err=None, use
     m = boots.pool[name]
     exc = the_fault(m, PF, cr2=addr)
     assert exc is not None, (
-        f"QEMU recorded no page fault at {hx(addr)}: the kernel stopped before "
+        f"expected a page fault at {hx(addr)}, but QEMU recorded none: the kernel stopped before "
         f"`fault {boots.scenarios[name][0]} {hx(addr)}` made its access. QEMU's record: "
         + (", ".join(str(e) for e in exceptions(m)) or "no exception") + m.tail())
     if expect_err is not None:
@@ -177,35 +177,41 @@ def check_page_fault(boots, name, out, addr, function_name, expect_err=None, use
             f"kit error: QEMU's error code {hx(exc.error)} is not the scenario's")
     rep = model.page_fault_report(out)
     assert rep is not None, (
-        "no page-fault report: idt.h asks for 'PAGE FAULT addr=0x.. err=0x.. [flags]' then "
+        "expected the page-fault report of idt.h, 'PAGE FAULT addr=0x.. err=0x.. [flags]' then "
         "'  rip=0x.. cs=0x.. rflags=0x.. rsp=0x.. ss=0x..'. The kernel printed:\n"
         + out.strip()[-1200:])
     pfs = [e for e in exceptions(m) if e.vector == PF]
-    assert len(pfs) == 1, ("your handler faulted again: QEMU recorded "
+    assert len(pfs) == 1, ("expected one page fault, but your handler faulted again: QEMU recorded "
                            + ", ".join(str(e) for e in pfs))
     r = assert_stopped(boots, m, "The page-fault handler")
     assert rep["addr"] == addr and r.cr2 == addr, (
-        f"reported address {hx(rep['addr'])}, but the access was at {hx(addr)} "
+        f"reported address {hx(rep['addr'])}, expected {hx(addr)}, where the access was "
         f"(QEMU's CR2 {hx(r.cr2)}): print CR2, read when the handler starts.")
     assert rep["err"] == exc.error, (
-        f"reported error code {hx(rep['err'])}, but the CPU pushed {hx(exc.error)}")
+        f"reported error code {hx(rep['err'])}, expected {hx(exc.error)}, which the CPU pushed")
     want = model.decode(exc.error)
     assert rep["flags"] == want, (
         f"error code {hx(exc.error)} decoded as [{rep['flags']}], expected [{want}]")
     frame = dict(rip=exc.rip, cs=exc.cs, rsp=exc.rsp, ss=exc.ss)
     wrong = {k: (rep[k], v) for k, v in frame.items() if rep[k] != v}
-    assert not wrong, "the interrupted frame is wrong: " + ", ".join(
-        f"{k}={hx(a)} but the CPU pushed {hx(b)}" for k, (a, b) in wrong.items())
-    assert (rep["cs"] & 3 == 3) == user, f"cs={hx(rep['cs'])}: wrong privilege level"
+    assert not wrong, "the interrupted frame is not what the CPU pushed: " + ", ".join(
+        f"{k}={hx(a)}, expected {hx(b)}" for k, (a, b) in wrong.items())
+    assert (rep["cs"] & 3 == 3) == user, (
+        f"cs={hx(rep['cs'])}: expected ring {3 if user else 0}")
     if function_name:
         where = function(boots, rep["rip"])
         assert where == function_name, (
-            f"reported rip {hx(rep['rip'])} lies in {where}, not in {function_name}, "
+            f"reported rip {hx(rep['rip'])} lies in {where}, expected {function_name}, "
             "the function that made the access")
     return rep, exc
 
 
 # ---- the IDT (shared boot) ----------------------------------------------------------------
+
+def assert_idtr_is_yours(boots, base):
+    mine = boots.sym.addr("idt")
+    assert base == mine, f"IDTR base is {hx(base)}, expected your idt at {hx(mine)}"
+
 
 def idt_gates(boots):
     m = boots.ready("main")
@@ -229,9 +235,9 @@ def test_idt_is_yours(boots):
 @pytest.mark.points(4)
 @pytest.mark.parametrize("vector", [BP, DF, PF], ids=["bp", "df", "pf"])
 def test_idt_gate_bp_df_pf(boots, vector):
-    """The gate for #BP, #DF or #PF, read from memory, targets the core's stub with the right type, DPL and IST."""
+    """Gate 3, 8 or 14 in memory targets its core stub with the right type, DPL and IST."""
     m, base, limit = idt_gates(boots)
-    assert base == boots.sym.addr("idt"), f"IDTR base {hx(base)} is not your idt"
+    assert_idtr_is_yours(boots, base)
     raw = m.read_virt(base + vector * model.GATE_BYTES, model.GATE_BYTES)
     g = model.decode_gate(raw)
     stub = boots.sym.addr(f"trap_vector{vector}")
@@ -245,9 +251,9 @@ def test_idt_gate_bp_df_pf(boots, vector):
 
 @pytest.mark.points(3)
 def test_idt_all_exception_gates(boots):
-    """Every one of the 32 exception gates in memory sends its vector to trap_vectors[v] on KERNEL_CS."""
+    """Each of the 32 exception gates in memory sends its vector to trap_vectors[v]."""
     m, base, limit = idt_gates(boots)
-    assert base == boots.sym.addr("idt"), f"IDTR base {hx(base)} is not your idt"
+    assert_idtr_is_yours(boots, base)
     raw = m.read_virt(base, EXCEPTIONS * model.GATE_BYTES)
     bad = []
     for v in range(EXCEPTIONS):
@@ -257,7 +263,8 @@ def test_idt_all_exception_gates(boots):
         if not ok:
             bad.append(f"{v} (target {hx(g['offset'])}, sel {hx(g['selector'])}, "
                        f"type {hx(g['type'])}, P={g['present']})")
-    assert not bad, "wrong exception gates: " + "; ".join(bad[:6])
+    assert not bad, ("expected interrupt gates to trap_vector<v> on KERNEL_CS; these are not: "
+                     + "; ".join(bad[:6]))
 
 
 @pytest.mark.points(8)
@@ -271,7 +278,7 @@ def test_gate_encoding_matches_model(boots):
     for line, args, out in zip(lines, samples, m.commands(lines)):
         got = model.gate_line(out)
         want = model.encode_gate(*args)
-        assert got is not None, f"`{line}` printed no 'gate lo=.. hi=..' line"
+        assert got is not None, f"`{line}`: expected a line 'gate lo=.. hi=..', got:\n{out.strip()}"
         assert got == want, (f"`{line}`: lo={hx(got[0])} hi={hx(got[1])}, expected "
                              f"lo={hx(want[0])} hi={hx(want[1])}")
 
@@ -285,19 +292,20 @@ def test_pferr_decoder_every_combination(boots):
     got = model.decoded_lines(m.command(f"pferr all {hx(noise)}"))
     codes = [c | noise for c in model.every_defined_combination()]
     codes += [r.getrandbits(32) for _ in range(RANDOM_CODES)]
-    got.update(model.decoded_lines(m.command("pferr " + " ".join(hx(c) for c in codes[-RANDOM_CODES:]))))
+    line = "pferr " + " ".join(hx(c) for c in codes[-RANDOM_CODES:])
+    got.update(model.decoded_lines(m.command(line)))
     for c in codes:
-        assert c in got, f"`pferr` printed no line 'pferr {hx(c)} [..]'"
+        assert c in got, f"expected a line 'pferr {hx(c)} [..]' from `pferr`; it printed none"
         assert got[c] == model.decode(c), (
             f"error code {hx(c)} decoded as [{got[c]}], expected [{model.decode(c)}]"
-            + (" (bits that <kit/pferr.h> does not define are ignored)" if c & ~model.DEFINED else ""))
+            + (" (ignore the bits <kit/pferr.h> does not define)" if c & ~model.DEFINED else ""))
 
 
 # ---- page faults (one boot each) ----------------------------------------------------------
 
 @pytest.mark.points(6)
 def test_write_unmapped_deadbeaf(boots):
-    """A kernel write to unmapped 0xdeadbeaf is reported with CR2, not-present+write, and probe_write's RIP."""
+    """A kernel write to unmapped 0xdeadbeaf is reported as CPU and model say, in probe_write."""
     m, out = boots.fatal("write_deadbeaf")
     check_page_fault(boots, "write_deadbeaf", out, DEADBEAF, "probe_write",
                      expect_err=(model.P | model.W | model.U, model.W))
@@ -305,7 +313,7 @@ def test_write_unmapped_deadbeaf(boots):
 
 @pytest.mark.points(6)
 def test_read_unmapped_random(boots):
-    """A kernel read of a random unmapped address is reported as a not-present read in probe_read."""
+    """A kernel read of a random unmapped address is reported as a not-present read."""
     m, out = boots.fatal("read_unmapped")
     check_page_fault(boots, "read_unmapped", out, boots.addr("read_unmapped"), "probe_read",
                      expect_err=(model.P | model.W | model.U, 0))
@@ -313,13 +321,14 @@ def test_read_unmapped_random(boots):
 
 @pytest.mark.points(6)
 def test_code_page_read_works_write_faults(boots):
-    """Reading a random code address works (QEMU's bytes); writing it is a protection fault + write."""
+    """Reading a random code address works; writing it is a protection fault on a write."""
     addr = boots.addr("code_page")
     main = boots.ready("main")
     peek = main.command(f"peek {hx(addr)}")
     want = int.from_bytes(main.read_virt(addr, 8), "little")
     assert f"peek {hx(addr)}: 0x{want:016x}" in peek, (
-        f"reading code at {hx(addr)} should work and give 0x{want:016x}; got: {peek.strip()}")
+        f"reading code at {hx(addr)}: expected 'peek {hx(addr)}: 0x{want:016x}', "
+        f"got: {peek.strip()}")
     m, out = boots.fatal("code_page")
     check_page_fault(boots, "code_page", out, addr, "probe_write",
                      expect_err=(model.P | model.W | model.U, model.P | model.W))
@@ -332,9 +341,11 @@ def test_fetch_from_nx_page(boots):
     m, out = boots.fatal("nx_fetch")
     rep, exc = check_page_fault(boots, "nx_fetch", out, addr, None,
                                 expect_err=(model.P | model.I | model.U, model.P | model.I))
-    assert rep["rip"] == addr, f"reported rip {hx(rep['rip'])}: a fetch fault's RIP is the target"
+    assert rep["rip"] == addr, (
+        f"reported rip {hx(rep['rip'])}, expected {hx(addr)}: a fetch fault's RIP is the target")
     ret = int.from_bytes(m.read_virt(exc.rsp, 8), "little")
-    assert boots.sym.function_at(ret) == "probe_exec", "kit error: the call came from elsewhere"
+    assert boots.sym.function_at(ret) == "probe_exec", (
+        f"expected the call from probe_exec; the return address {hx(ret)} is not in it")
 
 
 @pytest.mark.points(6)
@@ -347,7 +358,7 @@ def test_user_read_supervisor_page(boots):
 
 @pytest.mark.points(6)
 def test_user_write_readonly_page(boots):
-    """A ring-3 write to a read-only user page is a user + write + protection fault in user_write_probe."""
+    """A ring-3 write to a read-only user page is reported as a user write protection fault."""
     m, out = boots.fatal("user_write")
     check_page_fault(boots, "user_write", out, boots.addr("user_write"), "user_write_probe",
                      expect_err=(model.P | model.W | model.U, model.P | model.W | model.U),
@@ -366,7 +377,7 @@ def test_reserved_bit_fault(boots):
 
 @pytest.mark.points(10)
 def test_stack_overflow_double_fault_on_ist(boots):
-    """A kernel stack overflow ends in your double-fault report, on the IST 1 stack, with no triple fault."""
+    """A kernel stack overflow ends in your double-fault report on the IST 1 stack."""
     try:
         m, out = boots.fatal("overflow")
     except KernelError as e:
@@ -377,31 +388,33 @@ def test_stack_overflow_double_fault_on_ist(boots):
     guard = boots.sym.addr("kstack_guard")
     pf = next((e for e in exceptions(m) if e.vector == PF and e.cr2 is not None
                and guard <= e.cr2 < guard + PAGE), None)
-    assert pf is not None, "kit error: QEMU recorded no page fault in the stack's guard page"
+    assert pf is not None, ("expected a page fault in the stack's guard page; QEMU recorded "
+                            "none: the recursion did not run")
     df = the_fault(m, DF)
-    assert df is not None, "QEMU recorded no double fault"
-    assert not m.triple_faulted(), "the machine triple-faulted"
+    assert df is not None, "expected a double fault; QEMU recorded none"
+    assert not m.triple_faulted(), "triple fault: the machine reset after the double fault"
     rep = model.double_fault_report(out)
-    assert rep is not None, ("no 'DOUBLE FAULT err=.. rip=.. rsp=.. stack=..' report. The kernel "
-                             "printed:\n" + out.strip()[-1200:])
+    assert rep is not None, ("expected a 'DOUBLE FAULT err=.. rip=.. rsp=.. stack=..' report. "
+                             "The kernel printed:\n" + out.strip()[-1200:])
     r = assert_stopped(boots, m, "The double-fault handler")
     top = boots.sym.addr("ist1_stack_top")
     for what, sp in (("QEMU's RSP after the stop", r.rsp), ("your reported stack", rep["stack"])):
         assert top - STACK_BYTES <= sp < top, (
             f"{what} {hx(sp)} is not on the IST 1 stack [{hx(top - STACK_BYTES)}, {hx(top)})")
     assert rep["rsp"] == df.rsp, (
-        f"reported interrupted rsp {hx(rep['rsp'])}, but the CPU pushed {hx(df.rsp)}")
+        f"reported interrupted rsp {hx(rep['rsp'])}, expected {hx(df.rsp)}, which the CPU pushed")
 
 
 @pytest.mark.points(6)
 def test_user_int3_returns_to_ring3(boots):
-    """int3 from ring 3 reaches breakpoint_handler (gate DPL 3, no #GP) and ring 3 runs on to its next access."""
+    """int3 from ring 3 reaches breakpoint_handler (DPL 3) and ring 3 runs on afterwards."""
     addr = boots.addr("user_int3")
     m, out = boots.fatal("user_int3")
     gp = the_fault(m, GP)
-    assert gp is None, f"int3 from ring 3 raised #GP ({gp}): the #BP gate needs DPL 3"
+    assert gp is None, f"int3 from ring 3 raised #GP ({gp}): expected the #BP gate with DPL 3"
     bp = the_fault(m, BP, cpl=3)
-    assert bp is not None, f"QEMU recorded no ring-3 breakpoint: {exceptions(m)}"
+    seen = ", ".join(str(e) for e in exceptions(m)) or "no exception"
+    assert bp is not None, f"expected a ring-3 breakpoint; QEMU recorded {seen}" + m.tail()
     bps = model.breakpoint_reports(out)
     assert bps and bps[0]["rip"] == bp.rip + 1 and bps[0]["cs"] == USER_CS, (
         f"expected 'BREAKPOINT rip={hx(bp.rip + 1)} cs={hx(USER_CS)}'; the kernel printed:\n"
@@ -418,10 +431,12 @@ def test_int3_returns(boots):
     word = f"w{boots.rng.getrandbits(40):x}"
     out = m.command(f"int3 {word}")
     exc = [e for e in exceptions(m) if e.vector == BP and e.cpl == 0]
-    assert exc, "QEMU recorded no breakpoint exception"
+    assert exc, "expected a breakpoint exception from `int3`; QEMU recorded none" + m.tail()
     bps = model.breakpoint_reports(out)
-    assert bps, "no 'BREAKPOINT rip=0x.. cs=0x..' report. The kernel printed:\n" + out.strip()
+    assert bps, ("expected a 'BREAKPOINT rip=0x.. cs=0x..' report. The kernel printed:\n"
+                 + out.strip())
     assert bps[-1]["rip"] == exc[-1].rip + 1 and bps[-1]["cs"] == KERNEL_CS, (
         f"reported rip={hx(bps[-1]['rip'])} cs={hx(bps[-1]['cs'])}, but the CPU pushed "
         f"rip={hx(exc[-1].rip + 1)} (after the int3) cs={hx(KERNEL_CS)}")
-    assert f"after int3 {word}" in out, "execution did not continue after int3"
+    assert f"after int3 {word}" in out, ("expected 'after int3 " + word + "': execution did not "
+                                         "continue after int3")
