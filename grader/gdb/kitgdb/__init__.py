@@ -8,5 +8,8 @@ Pure decoders (no gdb needed, testable anywhere):
   pagetable    walks and address-space ranges, formatted
 gdb glue:
   target       QEMU through gdb's `monitor`: registers and physical memory, cached per stop
-  commands     the `kit ...` commands
+  base         the shared Target, stop counter, expressions, the command base class
+  commands     the `kit` prefix, cr, walk, ptdump; register() installs every command
+  cmd_tables   kit gdt, kit tss, kit idt
+  cmd_faults   kit frame, kit pferr
 """
