@@ -5,7 +5,7 @@
  *
  *     bool NAME_translate(const struct NAME_table *t, uint32_t va, uint32_t *pa);
  *
- * It returns true and stores the physical address in *pa when va is mapped,
+ * (the inverted table also takes the address space, pid). It returns true and stores the physical address in *pa when va is mapped,
  * and returns false (leaving *pa alone) when it is not. None of them changes
  * the table. The grader builds these files with gcc on the host (no kernel),
  * links them with driver.c and compares each answer with its own model.
