@@ -12,6 +12,7 @@ MAX_FRAMES = 32  # how far up the stack to look for a trapframe
 RFLAGS_ALWAYS_1 = 1 << 1
 RFLAGS_ALWAYS_0 = (1 << 3) | (1 << 5) | (1 << 15) | (MASK64 & ~((1 << 22) - 1))
 
+
 def trapframe_layout():
     """[(field, offset)] of struct trapframe: from the ELF's debug info, else trap.h's order."""
     try:

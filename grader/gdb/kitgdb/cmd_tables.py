@@ -5,6 +5,13 @@ from . import descriptors as D, pagetable as PT
 from .base import MASK64, KitCommand, KitError, T, number, with_symbol
 
 
+NULL_RUN_FOLD = 4  # this many null GDT slots in a row print as one line
+
+
+def long_mode():
+    return bool(T.regs().gpr.get("EFER", 0) & (1 << 10))
+
+
 def gdt_entries():
     """(base, limit, [(index, Descriptor)]) of the GDT that GDTR names."""
     base, limit = T.regs().gdt
@@ -57,9 +64,24 @@ would fault on are marked with '!'. With SELECTOR, decode that one selector."""
                 return lines + ["that selector is in the LDT, which the kit does not use"]
             if (want | 7) > limit:
                 return lines + [f"! past the GDT limit: loading it raises #GP(0x{want & ~3:x})"]
-        for index, d in entries:
-            if want is not None and index != want >> 3:
+        if not long_mode():
+            lines.append("note: the CPU is not in long mode yet; 16-byte system descriptors "
+                         "and L apply only once it is")
+        nulls = []  # a run of null slots folds into one line
+        for index, d in entries + [(None, None)]:
+            if want is not None and index is not None and index != want >> 3:
                 continue
+            if d is not None and d.raw == 0 and index and want is None:
+                nulls.append(index)
+                continue
+            if nulls:
+                if len(nulls) < NULL_RUN_FOLD:
+                    lines += [f"  {i:3}  0x{i << 3:02x}  0x{0:016x}  null" for i in nulls]
+                else:
+                    lines.append(f"  {f'{nulls[0]}-{nulls[-1]}':>7}  null")
+                nulls = []
+            if d is None:
+                break
             users = loaded_by(index, r)
             lines.append(f"  {index:3}  0x{index << 3:02x}  0x{d.raw:016x}  {d.text()}"
                          + (f"   <- {' '.join(users)}" if users else ""))
@@ -176,6 +198,10 @@ delivery becomes #DF, and a fault delivering #DF is a triple fault."""
         base, limit = T.regs().idt
         count = (limit + 1) // D.GATE_BYTES
         lines = [f"IDTR base 0x{base:x} limit 0x{limit:x} ({count} gates)"]
+        if not long_mode():
+            mode = "protected mode (8-byte gates)" if T.regs().gpr.get("CR0", 0) & 1 else \
+                "real mode (IDTR names the 4-byte vector table)"
+            return lines + [f"the CPU is in {mode}: 64-bit gates do not apply yet"]
         if count == 0:
             return lines + ["! empty IDT: the first exception triple-faults"]
         gates = D.parse_idt(T.read_virt(base, count * D.GATE_BYTES, "IDT base"))
