@@ -147,6 +147,8 @@ static int access(int argc, char **argv, bool user)
         op = USER_READ;
     else if (strcmp(argv[1], "exec") == 0)
         op = USER_EXEC;
+    else if (strcmp(argv[1], "stack") == 0 && user)
+        op = USER_STACK;
     else if (strcmp(argv[1], "write") == 0 && monitor_arg_u64(argc, argv, 3, &value))
         op = USER_WRITE;
     else {

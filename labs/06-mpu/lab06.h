@@ -26,7 +26,7 @@ int semihost(u32 op, void *arg);
 void params_init(void);
 
 /* ---- user jobs (user.c) ---- */
-enum user_op { USER_READ = 1, USER_WRITE, USER_EXEC };
+enum user_op { USER_READ = 1, USER_WRITE, USER_EXEC, USER_STACK };
 /* Run op on addr (and value for a write) unprivileged; return the word read
  * or the value the executed code returned. Faults end in memmanage_handler. */
 u32 user_run(enum user_op op, u32 addr, u32 value);

@@ -35,6 +35,13 @@ USER_TEXT u32 user_write_word(u32 addr, u32 value)
 /* Run the code at addr (a Thumb function: the address gets bit 0). */
 USER_TEXT u32 user_exec(u32 addr) { return ((code_fn)(addr | 1))(); }
 
+/* Point the stack at addr and take an exception (svc #1): the CPU stacks
+ * its frame just below addr, so a forbidden addr is a stacking fault. */
+USER_TEXT void user_stack_at(u32 addr)
+{
+    __asm__ volatile("mov sp, %0\n\tsvc #1" : : "r"(addr) : "memory");
+}
+
 /* The job's entry point (user_enter branches here); returns by svc. */
 USER_TEXT void user_job_entry(u32 arg)
 {
@@ -46,6 +53,8 @@ USER_TEXT void user_job_entry(u32 arg)
         result = user_write_word(j->addr, j->value);
     else if (j->op == USER_EXEC)
         result = user_exec(j->addr);
+    else if (j->op == USER_STACK)
+        user_stack_at(j->addr);
     register u32 r0 __asm__("r0") = result;
     __asm__ volatile("svc #0" : : "r"(r0));
     for (;;)
