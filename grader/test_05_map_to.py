@@ -244,6 +244,46 @@ def _require_ok(mp):
     assert mp["code"] == 0, f"{_describe(mp)} returned {mp['code']}, expected MAP_OK (0)"
 
 
+# ---- the allocator ------------------------------------------------------------------------------
+
+def _audit(lab, tables=()):
+    """Take every free frame (the kit lists them as runs); check each run against
+    the grader's own memory map, ELF and boot information, and against `tables`."""
+    out = lab.m.command("hold 0 list")
+    lab.m.command("release")
+    bad = re.findall(r"bad frame (0x[0-9a-f]+) from frame_alloc: ([^\n]*)", out)
+    assert not bad, f"frame_alloc() handed out {bad[0][0]}: {bad[0][1]}"
+    runs = [(int(s, 16), int(e, 16)) for s, e in re.findall(r"frames (0x[0-9a-f]+)-(0x[0-9a-f]+)", out)]
+    held = re.search(r"held (\d+) frames", out)
+    assert held, f"`hold 0 list` failed:\n{out[-500:]}"
+    assert sum(e - s for s, e in runs) // PAGE == int(held.group(1)), "kit check: runs and count differ"
+    for s, e in runs:
+        why = lab.rules.run_problem(s, e)
+        assert why is None, f"frame_alloc() handed out frames 0x{s:x}-0x{e:x}: {why}"
+        live = [t for t in tables if s <= t < e]
+        assert not live, f"frame_alloc() handed out 0x{live[0]:x}, a page table in use"
+    return int(held.group(1))
+
+
+@pytest.mark.points(3)
+def test_allocator_hands_out_only_free_usable_frames(lab, full_pool):
+    """Every free frame is usable, outside the kernel and the boot information, and unique; the pool respects frames=."""
+    for state in (full_pool, lab):
+        state.start()
+        assert not state.boot_bad, f"at boot, frame_alloc() handed out {state.boot_bad[0][0]}: " \
+            f"{state.boot_bad[0][1]}"
+    _audit(full_pool)
+    assert lab.pool == lab.frames, f"the pool holds {lab.pool} frames, but frame_init was asked " \
+        f"for at most {lab.frames} (max_frames), with far more usable memory"
+    mem = mm.PhysCache(lab.m)
+    tables = mm.table_tree(mem.u64, lab.cr3)
+    for pa in tables:
+        if not lab.rules.in_kernel(pa):
+            why = lab.rules.problem(pa)
+            assert why is None, f"a page table made by map_to is frame 0x{pa:x}: {why}"
+    assert _audit(lab, tables) <= lab.frames, "the allocator gave out more frames than its pool had"
+
+
 # ---- creating mappings ----------------------------------------------------------------
 
 @pytest.mark.points(3)
@@ -289,6 +329,8 @@ def test_map_creates_fresh_zeroed_tables(lab, random_maps):
             junk = [(i, e) for i, e in enumerate(mp["created"][tbl]) if e and i != idx]
             assert not junk, f"{_describe(mp)}: the new {name} at 0x{tbl:x} is not zeroed: entry " \
                 f"{junk[0][0]} holds 0x{junk[0][1]:x} ({len(junk)} stray entries; zero each new table)"
+    tables = mm.table_tree(mm.PhysCache(lab.m).u64, lab.cr3)
+    _audit(lab, tables)  # no table in use may still be in the free pool
 
 
 def mm_level_name(level):
@@ -500,43 +542,3 @@ def test_demand_paging_maps_exactly_touched_pages(lab):
                 for p in pages}
     bad = {hex(p): n for p, n in per_page.items() if n != 1}
     assert not bad, f"each lazy page should fault exactly once, QEMU counted {bad}"
-
-
-# ---- the allocator ------------------------------------------------------------------------------
-
-def _audit(lab, tables=()):
-    """Take every free frame (the kit lists them as runs); check each run against
-    the grader's own memory map, ELF and boot information, and against `tables`."""
-    out = lab.m.command("hold 0 list")
-    lab.m.command("release")
-    bad = re.findall(r"bad frame (0x[0-9a-f]+) from frame_alloc: ([^\n]*)", out)
-    assert not bad, f"frame_alloc() handed out {bad[0][0]}: {bad[0][1]}"
-    runs = [(int(s, 16), int(e, 16)) for s, e in re.findall(r"frames (0x[0-9a-f]+)-(0x[0-9a-f]+)", out)]
-    held = re.search(r"held (\d+) frames", out)
-    assert held, f"`hold 0 list` failed:\n{out[-500:]}"
-    assert sum(e - s for s, e in runs) // PAGE == int(held.group(1)), "kit check: runs and count differ"
-    for s, e in runs:
-        why = lab.rules.run_problem(s, e)
-        assert why is None, f"frame_alloc() handed out frames 0x{s:x}-0x{e:x}: {why}"
-        live = [t for t in tables if s <= t < e]
-        assert not live, f"frame_alloc() handed out 0x{live[0]:x}, a page table in use"
-    return int(held.group(1))
-
-
-@pytest.mark.points(3)
-def test_allocator_hands_out_only_free_usable_frames(lab, full_pool):
-    """Every free frame is usable, outside the kernel and the boot information, unique, and no live page table."""
-    for state in (full_pool, lab):
-        state.start()
-        assert not state.boot_bad, f"at boot, frame_alloc() handed out {state.boot_bad[0][0]}: " \
-            f"{state.boot_bad[0][1]}"
-    _audit(full_pool)
-    assert lab.pool == lab.frames, f"the pool holds {lab.pool} frames, but frame_init was asked " \
-        f"for at most {lab.frames} (max_frames), with far more usable memory"
-    mem = mm.PhysCache(lab.m)
-    tables = mm.table_tree(mem.u64, lab.cr3)
-    for pa in tables:
-        if not lab.rules.in_kernel(pa):
-            why = lab.rules.problem(pa)
-            assert why is None, f"a page table made by map_to is frame 0x{pa:x}: {why}"
-    assert _audit(lab, tables) <= lab.frames, "the allocator gave out more frames than its pool had"
