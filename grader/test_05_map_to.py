@@ -46,8 +46,19 @@ class Lab5:
         self.ready = False
 
     def start(self):
-        if self.ready:
-            return
+        """Wait for the boot and learn the machine, once; a failure is kept and
+        raised again, so later tests do not wait for a prompt that was consumed."""
+        if isinstance(self.ready, AssertionError):
+            raise self.ready
+        if not self.ready:
+            try:
+                self._learn()
+            except AssertionError as e:  # KernelError too
+                self.ready = e
+                raise
+            self.ready = True
+
+    def _learn(self):
         out = self.m.wait_prompt()
         b = BANNER.search(out)
         if not b:
@@ -70,7 +81,6 @@ class Lab5:
         self.used_slots |= {mm_index(LAZY_BASE, 4), 0, 511}
         self.low_pdpt = mem.table(pml4[0])
         self.low_pd = mem.table(self.low_pdpt[0])
-        self.ready = True
 
     # ---- choosing addresses ---------------------------------------------------
     def fresh_page(self, half=None):
@@ -140,7 +150,7 @@ class Lab5:
 
     def snapshot(self):
         """Digest of every reachable table (A/D masked) and the tables, from physical memory."""
-        return mm.tables_digest(mm.PhysCache(self.m), self.cr3)
+        return mm.tables_digest(mm.PhysCache(self.m), self.cr3, self.rules.ram_top)
 
     def walk(self, va, mem=None):
         mem = mem or mm.PhysCache(self.m)
@@ -211,7 +221,7 @@ def random_maps(lab):
             frame = lab.random_frame()
             mem = mm.PhysCache(lab.m)
             before = lab.walk(va, mem)
-            tables_before = mm.table_tree(mem.u64, lab.cr3)
+            tables_before = mm.table_tree(mem.u64, lab.cr3, lab.rules.ram_top)
             code = lab.map(va, frame, flags)
             mem = mm.PhysCache(lab.m)  # the state right after this map_to
             after = lab.walk(va, mem)
@@ -276,7 +286,7 @@ def test_allocator_hands_out_only_free_usable_frames(lab, full_pool):
     assert lab.pool == lab.frames, f"the pool holds {lab.pool} frames, but frame_init was asked " \
         f"for at most {lab.frames} (max_frames), with far more usable memory"
     mem = mm.PhysCache(lab.m)
-    tables = mm.table_tree(mem.u64, lab.cr3)
+    tables = mm.table_tree(mem.u64, lab.cr3, lab.rules.ram_top)
     for pa in tables:
         if not lab.rules.in_kernel(pa):
             why = lab.rules.problem(pa)
@@ -329,7 +339,7 @@ def test_map_creates_fresh_zeroed_tables(lab, random_maps):
             junk = [(i, e) for i, e in enumerate(mp["created"][tbl]) if e and i != idx]
             assert not junk, f"{_describe(mp)}: the new {name} at 0x{tbl:x} is not zeroed: entry " \
                 f"{junk[0][0]} holds 0x{junk[0][1]:x} ({len(junk)} stray entries; zero each new table)"
-    tables = mm.table_tree(mm.PhysCache(lab.m).u64, lab.cr3)
+    tables = mm.table_tree(mm.PhysCache(lab.m).u64, lab.cr3, lab.rules.ram_top)
     _audit(lab, tables)  # no table in use may still be in the free pool
 
 
@@ -521,7 +531,7 @@ def test_demand_paging_maps_exactly_touched_pages(lab):
             (f"0x{res[va][1]:x}" if res[va][0] == "value" else "a page fault") + \
             ", expected 0 from a fresh zeroed page"
     mem = mm.PhysCache(lab.m)
-    lazy = mm.leaves_in(mem, lab.cr3, LAZY_BASE, LAZY_BASE + LAZY_SIZE)
+    lazy = mm.leaves_in(mem, lab.cr3, LAZY_BASE, LAZY_BASE + LAZY_SIZE, lab.rules.ram_top)
     mapped = {va for va, *_ in lazy}
     assert mapped == set(pages), f"the lazy region maps {sorted(hex(v) for v in mapped)}, " \
         f"the pages touched were {[hex(p) for p in pages]}"

@@ -102,6 +102,7 @@ class FrameRules:
             else:
                 merged.append(Region(r.base, r.end, USABLE))
         self.regions = merged + [r for r in regions if r.type != USABLE]
+        self.ram_top = max((r.end for r in merged), default=0)  # no page table lies above
         self.kernel = kernel_ranges
         self.info = info_range
 
@@ -144,24 +145,25 @@ class FrameRules:
 # ---- page tables ---------------------------------------------------------------------
 
 MAX_TABLES = 4096        # far more than any lab kernel builds
-MAX_TABLE_PA = 1 << 32   # the test machines' RAM lies below 4 GiB
 
 
 class JunkTables(AssertionError):
     """The tables link to something that cannot be a page table."""
 
 
-def _link(entry, level, where):
-    """The next table of a present non-leaf entry, checked for plausibility."""
+def _link(entry, where, ram_top):
+    """The next table of a present non-leaf entry, checked for plausibility
+    (never read device memory because of a junk entry)."""
     pa = entry & ADDR_MASK
-    if pa >= MAX_TABLE_PA:
+    if pa >= ram_top:
         raise JunkTables(f"{where} links to a table at 0x{pa:x}, outside RAM: a page table "
                          "holds junk (was a new table zeroed before it was linked?)")
     return pa
 
 
-def table_tree(read_u64, cr3):
-    """{table_pa: level} of every table reachable from CR3 (PML4 = 4 .. PT = 1)."""
+def table_tree(read_u64, cr3, ram_top):
+    """{table_pa: level} of every table reachable from CR3 (PML4 = 4 .. PT = 1);
+    ram_top: the end of RAM, where no table can be."""
     tables = {}
 
     def visit(pa, level):
@@ -176,13 +178,13 @@ def table_tree(read_u64, cr3):
         for i in range(512):
             e = read_u64(pa + 8 * i)
             if e & P and not (level in (2, 3) and e & PS):
-                visit(_link(e, level, f"entry {i} of the table at 0x{pa:x}"), level - 1)
+                visit(_link(e, f"entry {i} of the table at 0x{pa:x}", ram_top), level - 1)
 
     visit(cr3 & ADDR_MASK, 4)
     return tables
 
 
-def leaves_in(mem, cr3, start, end):
+def leaves_in(mem, cr3, start, end, ram_top):
     """[(va, size, pa, entries)] of the pages mapped in [start, end) (canonical,
     inside one PML4 slot's worth or less); entries = the entries on the path."""
     out = []
@@ -198,21 +200,21 @@ def leaves_in(mem, cr3, start, end):
                 if len(out) > MAX_TABLES:
                     raise JunkTables("far too many pages mapped in the range: junk entries?")
             else:
-                visit(_link(e, level, f"entry {i} of the table at 0x{table:x}"), level - 1,
+                visit(_link(e, f"entry {i} of the table at 0x{table:x}", ram_top), level - 1,
                       va, path + [e])
 
     slot = (start >> 39) & 0x1FF
     top = mem.table(cr3)[slot]
     if top & P:
         base = start & ~((1 << 39) - 1)
-        visit(_link(top, 4, f"PML4 entry {slot}"), 3, base, [top])
+        visit(_link(top, f"PML4 entry {slot}", ram_top), 3, base, [top])
     return out
 
 
-def tables_digest(mem, cr3):
+def tables_digest(mem, cr3, ram_top):
     """(digest, tables) over every table reachable from cr3, A/D bits masked:
     equal digests mean the page tables did not change. mem: a PhysCache."""
-    tables = table_tree(mem.u64, cr3)
+    tables = table_tree(mem.u64, cr3, ram_top)
     h = hashlib.sha256()
     for pa in sorted(tables):
         h.update(pa.to_bytes(8, "little"))
