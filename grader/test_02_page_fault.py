@@ -51,7 +51,8 @@ class Boots:
         self.scenarios = self._choose()
         pool.start("main", LAB, via="grub", seed=self.rng.getrandbits(32))
         for name, (kind, addr) in self.scenarios.items():
-            pool.start(name, LAB, seed=self.rng.getrandbits(32), fault=kind, addr=addr)
+            extra = {"peek": addr} if name == "code_page" else {}
+            pool.start(name, LAB, seed=self.rng.getrandbits(32), **extra, fault=kind, addr=addr)
         self.results = {}
         self._collect()
 
@@ -66,7 +67,8 @@ class Boots:
         return self.rng.randrange(lo, hi - align, align) if hi - align > lo else lo
 
     def _choose(self):
-        """{scenario: (fault kind, address)}: passed as boot parameters fault= addr=."""
+        """{scenario: (fault kind, address)}: passed as boot parameters fault= addr=
+        (code_page also reads the address first: peek=)."""
         text = self._range("__text_start", "__text_end")
         utext = self._range("__user_text_start", "__user_text_end")
         rodata = self._range("__rodata_start", "__rodata_end")
@@ -108,6 +110,17 @@ class Boots:
         """The shared machine at its prompt."""
         self._result(name)
         return self.pool[name]
+
+    def commands(self, *lines):
+        """Run commands on the shared boot; their outputs. A hang or crash there is
+        kept, so the later tests of that boot fail at once with the same verdict."""
+        m = self.ready("main")
+        try:
+            return m.commands(list(lines))
+        except KernelError as e:
+            self.results["main"] = KernelError(e.verdict, f"(the shared boot failed in an earlier "
+                                               f"test) {e}")
+            raise
 
     def fatal(self, name):
         """The scenario's boot, stopped: (machine, what it printed after the IDT was loaded)."""
@@ -270,12 +283,11 @@ def test_idt_all_exception_gates(boots):
 @pytest.mark.points(8)
 def test_gate_encoding_matches_model(boots):
     """idt_gate_encode (the `gate` command) gives the model's quadwords for random gates."""
-    m = boots.ready("main")
     r = boots.rng
     samples = [(r.getrandbits(64), r.getrandbits(16), r.choice([model.TYPE_INTR, model.TYPE_TRAP]),
                 r.randrange(4), r.randrange(8)) for _ in range(GATE_SAMPLES)]
     lines = ["gate " + " ".join(hx(a) for a in args) for args in samples]
-    for line, args, out in zip(lines, samples, m.commands(lines)):
+    for line, args, out in zip(lines, samples, boots.commands(*lines)):
         got = model.gate_line(out)
         want = model.encode_gate(*args)
         assert got is not None, f"`{line}`: expected a line 'gate lo=.. hi=..', got:\n{out.strip()}"
@@ -286,14 +298,13 @@ def test_gate_encoding_matches_model(boots):
 @pytest.mark.points(8)
 def test_pferr_decoder_every_combination(boots):
     """pferr_decode names every combination of the defined error-code bits as the model does."""
-    m = boots.ready("main")
     r = boots.rng
     noise = model.undefined_noise(r)
-    got = model.decoded_lines(m.command(f"pferr all {hx(noise)}"))
+    got = model.decoded_lines(boots.commands(f"pferr all {hx(noise)}")[0])
     codes = [c | noise for c in model.every_defined_combination()]
     codes += [r.getrandbits(32) for _ in range(RANDOM_CODES)]
     line = "pferr " + " ".join(hx(c) for c in codes[-RANDOM_CODES:])
-    got.update(model.decoded_lines(m.command(line)))
+    got.update(model.decoded_lines(boots.commands(line)[0]))
     for c in codes:
         assert c in got, f"expected a line 'pferr {hx(c)} [..]' from `pferr`; it printed none"
         assert got[c] == model.decode(c), (
@@ -323,13 +334,11 @@ def test_read_unmapped_random(boots):
 def test_code_page_read_works_write_faults(boots):
     """Reading a random code address works; writing it is a protection fault on a write."""
     addr = boots.addr("code_page")
-    main = boots.ready("main")
-    peek = main.command(f"peek {hx(addr)}")
-    want = int.from_bytes(main.read_virt(addr, 8), "little")
-    assert f"peek {hx(addr)}: 0x{want:016x}" in peek, (
-        f"reading code at {hx(addr)}: expected 'peek {hx(addr)}: 0x{want:016x}', "
-        f"got: {peek.strip()}")
     m, out = boots.fatal("code_page")
+    want = int.from_bytes(m.read_virt(addr, 8), "little")
+    assert f"peek {hx(addr)}: 0x{want:016x}" in out, (
+        f"reading code at {hx(addr)}: expected 'peek {hx(addr)}: 0x{want:016x}' before the "
+        f"write. The kernel printed:\n{out.strip()[-1200:]}")
     check_page_fault(boots, "code_page", out, addr, "probe_write",
                      expect_err=(model.P | model.W | model.U, model.P | model.W))
 
@@ -427,9 +436,9 @@ def test_user_int3_returns_to_ring3(boots):
 @pytest.mark.points(6)
 def test_int3_returns(boots):
     """int3 in the kernel reaches breakpoint_handler, which reports the next RIP and returns."""
-    m = boots.ready("main")
     word = f"w{boots.rng.getrandbits(40):x}"
-    out = m.command(f"int3 {word}")
+    out = boots.commands(f"int3 {word}")[0]
+    m = boots.pool["main"]
     exc = [e for e in exceptions(m) if e.vector == BP and e.cpl == 0]
     assert exc, "expected a breakpoint exception from `int3`; QEMU recorded none" + m.tail()
     bps = model.breakpoint_reports(out)

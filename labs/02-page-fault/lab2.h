@@ -8,6 +8,8 @@
 u64 probe_read(vaddr_t addr);
 void probe_write(vaddr_t addr, u64 v);
 void probe_exec(vaddr_t addr);
+/* Print the 8 bytes at addr, read by probe_read: "peek ADDR: VALUE". */
+void peek(vaddr_t addr);
 /* Make the fault of `fault KIND ADDR` (KIND "overflow" ignores addr). Returns
  * only when no fault came, or the kind is unknown: -1. */
 int fault_run(const char *kind, vaddr_t addr);

@@ -12,7 +12,8 @@
  *   int3 WORD           execute int3, then print "after int3 WORD"
  *
  * The boot parameters "fault=KIND addr=ADDR" run one fault before the monitor
- * starts (main.c): the grader's fatal scenarios never wait at a prompt.
+ * starts (main.c), after "peek=ADDR" if given: the grader's fatal scenarios
+ * never wait at a prompt.
  */
 #include <kit/kit.h>
 #include <kit/monitor.h>
@@ -96,12 +97,14 @@ static int cmd_fault(int argc, char **argv)
 MONITOR_COMMAND(fault, "fault KIND ADDR      KIND: read write exec rsvd uread uwrite uint3; "
                        "or 'fault overflow'", cmd_fault);
 
+void peek(vaddr_t addr) { kprintf("peek 0x%lx: 0x%016lx\n", addr, probe_read(addr)); }
+
 static int cmd_peek(int argc, char **argv)
 {
     u64 addr;
     if (!monitor_arg_u64(argc, argv, 1, &addr))
         return 1;
-    kprintf("peek 0x%lx: 0x%016lx\n", addr, probe_read(addr));
+    peek(addr);
     return 0;
 }
 MONITOR_COMMAND(peek, "peek ADDR            read 8 bytes at ADDR (ring 0)", cmd_peek);
