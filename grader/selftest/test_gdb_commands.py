@@ -1,14 +1,16 @@
 """The TA's gdb commands (grader/gdb/kit.py) against QEMU's own view.
 
-Two machines start together, each stopped for gdb on its own socket: the
-smoke kernel, asked to fault (a #PF on a write to 0xdeadbeaf), and a lab
-solution (Lab 2 when it builds, else Lab 1) reached through the Makefile's
-`make gdb` target. Both gdb sessions run at the same time. Each `kit`
-command's output is compared with QEMU (`info registers`, `gva2gpa`,
-`info mem`, memory read with memsave/pmemsave, the -d int exception record)
-and with the grader's page-walk model, once the machine has reached a state
+Three machines start together, each stopped for gdb on its own socket, and
+their gdb sessions run at the same time: the smoke kernel, asked to fault (a
+#PF on a write to 0xdeadbeaf); a lab solution (Lab 2 when it builds, else
+Lab 1) reached through the Makefile's `make gdb` target; and Lab 1 booting
+straight into a bad segment load (#GP). Each `kit` command's output is
+compared with QEMU (`info registers`, `gva2gpa`, `info mem`, memory read with
+memsave/pmemsave, the -d int exception record) and with the grader's models
+(page walk, descriptors, error codes), once each machine has reached a state
 that no longer changes (kit: stopped, or the monitor's prompt). Addresses,
-the physical-map offset and the gate to break are chosen at random per run.
+physical-map offsets, the gate to break and the bad load are chosen at
+random per run (KIT_SEED=n repeats one).
 """
 import os
 import random
@@ -157,7 +159,7 @@ def pick_symbols(syms, rng, n):
 
 @pytest.fixture(scope="module")
 def world(smoke_iso, tmp_path_factory):
-    """Both sessions, run at once; each machine then left in a state that no longer changes."""
+    """Every session, run at once; each machine then left in a state that no longer changes."""
     seed = int(os.environ.get("KIT_SEED", 0)) or random.SystemRandom().getrandbits(32)
     rng = random.Random(seed)
     tmp = tmp_path_factory.mktemp("gdb")
