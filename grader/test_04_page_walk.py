@@ -1,8 +1,8 @@
 """Lab 4, Part B: the page walk in the kernel.
 
-One boot ("walk", through GRUB) gets a random physical-memory offset and six
+One boot ("walk", through GRUB) gets a random physical-memory offset, six
 fixture mappings (Lab 3's fixtures.c: two of each page size, mixed rights, at
-random free PML4 slots). The grader picks addresses across the kernel image,
+random free PML4 slots) and a non-present PML4 entry holding leftover bits. The grader picks addresses across the kernel image,
 the physical map, the VGA buffer, the fixtures, holes at every level and
 non-canonical addresses, types them all to `translate` in one go, then pauses
 the machine and checks every line against QEMU's gva2gpa and the grader's own
@@ -56,8 +56,13 @@ class Layout:
         self.physoff = layout_model.random_physoff(rng)
         used.add(layout_model.slot(self.physoff))
         self.fixtures = random_fixtures(rng, used)
+        # A non-present PML4 entry full of leftovers: an address in a usable
+        # frame, flag bits, P clear. A walk must test P, not "entry != 0".
+        self.leftover_slot = layout_model.free_slot(rng, used)
+        leftover = rng.randrange(1 << 20, RAM, 1 << 12) | (rng.getrandbits(11) << 1) | 1 << 63
         self.used = used
         self.params = dict(seed=rng.getrandbits(32), physoff=self.physoff,
+                           leftover=f"{self.leftover_slot}:0x{leftover:x}",
                            **{f.name: f.param() for f in self.fixtures})
 
 
@@ -83,8 +88,9 @@ def hole_candidates(rng, lay, level):
     """Addresses likely to stop the walk at `level` (the model has the last word)."""
     fix = lay.fixtures
     if level == 4:
-        return [layout_model.make_va(layout_model.free_slot(rng, set(lay.used)),
-                                     rng.getrandbits(39)) for _ in range(PER_GROUP - 1)]
+        return [layout_model.make_va(lay.leftover_slot, rng.getrandbits(39))] + \
+            [layout_model.make_va(layout_model.free_slot(rng, set(lay.used)), rng.getrandbits(39))
+             for _ in range(PER_GROUP - 2)]
     if level == 3:
         out = [f.va ^ (rng.randrange(1, 512) << 30) ^ rng.getrandbits(30) for f in fix]
         out.append(lay.physoff + rng.randrange(1 << 30, 8 << 30))
@@ -336,13 +342,14 @@ def test_translate_effective_permissions(session):
         levels = ", ".join(f"{paging.LEVEL_NAMES[lvl]} {' '.join(paging.flag_names(e)) or '-'}"
                            for lvl, _, _, e in w.steps)
         assert got == want, (
-            f"translate 0x{va:x}: (w, u, nx) = {got}, expected {want}; the entries: {levels} "
+            f"translate 0x{va:x}: (w, u, nx) = {got if got else describe(t)}, expected {want}; "
+            f"the entries: {levels} "
             f"{session.why()}")
 
 
 @pytest.mark.points(1)
 def test_translate_hole_pml4(session):
-    """An address in an empty PML4 slot is not mapped, and the walk stops at level 4."""
+    """An empty PML4 slot (one holding leftover bits without P) stops the walk at level 4."""
     check_where(session, "hole4", 3)
 
 

@@ -216,6 +216,7 @@ _TR_OK = re.compile(r"^0x([0-9a-f]+) -> pa=0x([0-9a-f]+) size=(4K|2M|1G) w=([01]
                     r"nx=([01]) level=(\d+)$")
 _TR_HOLE = re.compile(r"^0x([0-9a-f]+) -> not-mapped level=(-?\d+)$")
 _TR_NONCANON = re.compile(r"^0x([0-9a-f]+) -> non-canonical$")
+_TR_ANY = re.compile(r"^0x([0-9a-f]+) -> ")
 _SPLIT = re.compile(r"^0x([0-9a-f]+) -> l4=(\d+) l3=(\d+) l2=(\d+) l1=(\d+) offset=0x([0-9a-f]+) "
                     r"canonical=([01])$")
 SIZES = {"4K": 1 << 12, "2M": 1 << 21, "1G": 1 << 30}
@@ -224,7 +225,7 @@ SIZES = {"4K": 1 << 12, "2M": 1 << 21, "1G": 1 << 30}
 @dataclass
 class Translation:
     va: int
-    status: str            # "ok", "not-mapped", "non-canonical"
+    status: str            # "ok", "not-mapped", "non-canonical", or "garbled: <the line>"
     pa: int | None = None
     page_size: int | None = None
     writable: bool = False
@@ -234,7 +235,7 @@ class Translation:
 
 
 def parse_translation(line):
-    """One `translate` line, or None when it is not in the documented form."""
+    """One `translate` line; None when it is not a result line at all."""
     line = line.strip()
     m = _TR_OK.match(line)
     if m:
@@ -246,6 +247,9 @@ def parse_translation(line):
     m = _TR_NONCANON.match(line)
     if m:
         return Translation(int(m[1], 16), "non-canonical")
+    m = _TR_ANY.match(line)
+    if m:  # a result line with a field the kernel left unset or out of range
+        return Translation(int(m[1], 16), f"garbled: '{line}'")
     return None
 
 
