@@ -93,6 +93,7 @@ class Machine:
             args += ["-fw_cfg", f"name=opt/kit/params,string={_fw_cfg_string(self.params)}"]
         args += list(extra_args)
         self.child = pexpect.spawn(config.QEMU, args, echo=False, timeout=None)
+        self.child.delaybeforesend = None  # pexpect's default 50 ms per send adds up
 
     # ---- serial ---------------------------------------------------------------
     @property

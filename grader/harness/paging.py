@@ -86,11 +86,22 @@ class Leaf:
     nx: bool
 
 
-def leaves(read_u64, cr3):
-    """Every mapped page of the address space, in virtual-address order."""
+class WalkLimit(AssertionError):
+    """The tables are not a sane tree (too many, or outside RAM)."""
+
+
+def leaves(read_u64, cr3, phys_limit=1 << 40, max_tables=4096):
+    """Every mapped page of the address space, in virtual-address order.
+    A student's junk entries cannot make it run away: tables must lie below
+    phys_limit and there may be at most max_tables of them."""
     out = []
+    seen = [0]
 
     def visit(table, level, va_base, w, u, nx):
+        seen[0] += 1
+        if seen[0] > max_tables or table + 4096 > phys_limit:
+            raise WalkLimit(f"page tables out of bounds: a {LEVEL_NAMES[level]} at 0x{table:x} "
+                            f"(table #{seen[0]}); is a junk entry marked present?")
         for i in range(512):
             entry = read_u64(table + 8 * i)
             if not entry & P:
