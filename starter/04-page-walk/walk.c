@@ -16,7 +16,8 @@ u64 page_offset(vaddr_t va)
     LAB_STUB(4, "page_offset");
 }
 
-/* LAB 4: sign-extend bit VA_BITS-1 to 64 bits and compare with va. */
+/* LAB 4: sign-extend bit VA_BITS-1 to 64 bits (va_canonical() in cr3.h does
+ * it) and compare with va. */
 bool is_canonical(vaddr_t va)
 {
     LAB_STUB(4, "is_canonical");
@@ -29,7 +30,8 @@ bool is_canonical(vaddr_t va)
  * While you go down, AND the PTE_W and PTE_U of every level and OR their
  * PTE_NX. The frame address is entry & PTE_ADDR_MASK; for a huge page, clear
  * the low bits of that address that belong to the offset (bit 12 of a huge
- * entry is PAT, not part of the frame). */
+ * entry is PAT, not part of the frame). pt_span(level) is the page size of a
+ * leaf at that level. Fill in every field of *out. */
 void translate(vaddr_t va, struct translation *out)
 {
     LAB_STUB(4, "translate");
