@@ -21,6 +21,8 @@
 #   SOLUTION=1                       use solutions/<lab> instead of starter/<lab> (instructors)
 #   SUBMISSION=dir                   use a submission folder's starter/ files
 #   PARAMS="seed=5 physoff=..."      make qemu: per-boot parameters (as the grader passes them)
+#   GDB_SOCK=path                    make qemu-gdb / make gdb: the socket (default
+#                                    $TMPDIR/kit-<uid>/<lab>-<variant>.gdb.sock); give both the same
 #   V=1                              show full build commands
 
 KIT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
@@ -30,10 +32,11 @@ PACKAGES := qemu-system-x86 grub-pc-bin grub-common xorriso mtools gdb binutils 
 
 LABS := $(notdir $(wildcard $(KIT)/labs/[0-9][0-9]-*))
 LAB_NAME := $(if $(LAB),$(firstword $(filter $(LAB) $(LAB)-%,$(LABS) smoke)),)
-VARIANT := $(if $(SOLUTION),solution,$(if $(SUBMISSION),submission,starter))
+# one build folder per submission path, so submissions never share objects
+VARIANT := $(if $(SOLUTION),solution,$(if $(SUBMISSION),submission-$(shell printf %s '$(abspath $(SUBMISSION))' | cksum | cut -d' ' -f1),starter))
 LAB_BUILD := $(KIT)/build/$(LAB_NAME)/$(VARIANT)
 MAKE_VARS := $(if $(SOLUTION),SOLUTION=1) $(if $(SUBMISSION),SUBMISSION=$(abspath $(SUBMISSION))) $(if $(V),V=$(V))
-GDB_SOCK := $(or $(TMPDIR),/tmp)/kit-$(shell id -u)/$(LAB_NAME)-$(VARIANT).gdb.sock
+GDB_SOCK ?= $(or $(TMPDIR),/tmp)/kit-$(shell id -u)/$(LAB_NAME)-$(VARIANT).gdb.sock
 QEMU_ARGS := -M q35,smm=off -cpu qemu64,+pdpe1gb -m 128M -display none -no-reboot \
 	-serial mon:stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	$(if $(PARAMS),-fw_cfg name=opt/kit/params$(,)string="$(PARAMS)")
@@ -84,9 +87,13 @@ qemu: build
 	qemu-system-x86_64 $(QEMU_ARGS) -cdrom $(LAB_BUILD)/kernel.iso
 
 qemu-gdb: build
-	@mkdir -p $(dir $(GDB_SOCK)) && rm -f $(GDB_SOCK)
+	@mkdir -p $(dir $(GDB_SOCK))
+	@if ss -xlH 2>/dev/null | awk '{print $$5}' | grep -qxF '$(GDB_SOCK)'; then \
+		echo "kit: $(GDB_SOCK) is in use by another QEMU of yours; give both commands GDB_SOCK=<another path>"; exit 1; fi
+	@rm -f $(GDB_SOCK)
 	@echo "kit: waiting for gdb on $(GDB_SOCK): run 'make gdb LAB=$(LAB)$(if $(SOLUTION), SOLUTION=1)' in another terminal"
-	qemu-system-x86_64 $(QEMU_ARGS) -cdrom $(LAB_BUILD)/kernel.iso -gdb unix:$(GDB_SOCK),server=on,wait=off -S
+	qemu-system-x86_64 $(QEMU_ARGS) -action shutdown=pause -d int,cpu_reset -D $(GDB_SOCK:.sock=.int.log) \
+		-cdrom $(LAB_BUILD)/kernel.iso -gdb unix:$(GDB_SOCK),server=on,wait=off -S
 
 gdb: lab-required
 	gdb -q -nx -ex 'set architecture i386:x86-64' -ex 'file $(LAB_BUILD)/kernel.elf' \

@@ -7,6 +7,7 @@
 Exits 0 at full marks, 1 below, 2 on a usage error.
 """
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -36,9 +37,10 @@ def resolve_lab(name):
 
 
 def build(lab, variant_args, logs):
-    """make the lab's ISO; return (lab, ok, seconds)."""
+    """make the lab's ISO into the folder the tests will look in; return (lab, ok, seconds)."""
     t = time.monotonic()
-    r = subprocess.run(["make", "-s", "-C", str(config.KIT / "labs" / lab)] + variant_args,
+    r = subprocess.run(["make", "-s", "-C", str(config.KIT / "labs" / lab),
+                        f"BUILD={config.lab_dir(lab)}"] + variant_args,
                        capture_output=True, text=True)
     (logs / f"{lab}.log").write_text(r.stdout + r.stderr)
     return lab, r.returncode == 0, time.monotonic() - t
@@ -157,6 +159,8 @@ def main():
     variant = "solution" if args.solution else "submission" if args.submission else "starter"
     make_args = ["SOLUTION=1"] if args.solution else \
         [f"SUBMISSION={os.path.abspath(args.submission)}"] if args.submission else []
+    if args.submission:  # one build folder per submission path (as labs/rules.mk names it)
+        variant = "submission-" + hashlib.sha1(os.path.abspath(args.submission).encode()).hexdigest()[:12]
     os.environ["KIT_VARIANT"] = variant
     if args.submission:
         os.environ["KIT_SUBMISSION"] = os.path.abspath(args.submission)

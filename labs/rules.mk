@@ -21,7 +21,8 @@ KIT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
 override LAB := $(notdir $(CURDIR))
 SUBMISSION ?=
 STUDENT_ROOT := $(if $(SUBMISSION),$(abspath $(SUBMISSION)),$(KIT))
-VARIANT := $(if $(SOLUTION),solution,$(if $(SUBMISSION),submission,starter))
+# one build folder per submission path, so submissions never share objects
+VARIANT := $(if $(SOLUTION),solution,$(if $(SUBMISSION),submission-$(shell printf %s '$(abspath $(SUBMISSION))' | cksum | cut -d' ' -f1),starter))
 BUILD ?= $(KIT)/build/$(LAB)/$(VARIANT)
 
 ifeq ($(V),1)

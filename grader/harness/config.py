@@ -41,7 +41,7 @@ def student_dir(lab):
     v = variant()
     if v == "solution":
         return KIT / "solutions" / lab
-    if v == "submission":
+    if v.startswith("submission"):
         return Path(os.environ["KIT_SUBMISSION"]) / "starter" / lab
     return KIT / "starter" / lab
 

@@ -333,7 +333,7 @@ class Machine:
 
     def gva2gpa(self, va):
         out = self.hmp(f"gva2gpa 0x{va:x}")
-        m = re.search(r"gpa: 0x([0-9a-f]+)", out)
+        m = re.search(r"gpa: (?:0x)?([0-9a-f]+)", out)  # QEMU prints physical 0 as "gpa: 0"
         return int(m.group(1), 16) if m else None
 
     def exceptions(self):
