@@ -62,6 +62,39 @@ SCRUBBED_ENV = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "SOLUTION",
                 "PYTHONSTARTUP", "CFLAGS", "LDFLAGS", "GRADESCOPE")
 KEPT_KIT_ENV = ("KIT_SEED", "KIT_QEMU", "KIT_BOOT_TIMEOUT", "KIT_COMMAND_TIMEOUT")
 TAG_VAR = "KIT_BATCH_TAG"
+AS_REPORT_VAR = "KIT_AS_REPORT"
+# The assembler the batch build puts first (gcc -B): it reads what a student
+# object is assembled from, after the preprocessor and after C string literals
+# are joined, and refuses directives that read other files (.incbin, .include)
+# or that build a directive's name from a macro argument (.\\arg).
+AS_WRAPPER = r'''#!/usr/bin/python3
+import os, re, subprocess, sys
+REAL = {real!r}
+BAD = re.compile(rb"(?:^|;)[ \t]*(?:[\w.$]+:[ \t]*)*\.(?:incbin|include\b|\w*\\)", re.I | re.M)
+args = sys.argv[1:]
+out = args[args.index("-o") + 1] if "-o" in args[:-1] else ""
+if "/obj/student-" not in out:
+    os.execv(REAL, [REAL] + args)
+inputs, skip = [], False
+for a in args:
+    if skip:
+        skip = False
+    elif a in ("-o", "-I", "--MD"):
+        skip = True
+    elif not a.startswith("-"):
+        inputs.append(a)
+data = b"".join(open(f, "rb").read() for f in inputs) if inputs else sys.stdin.buffer.read()
+m = BAD.search(data)
+if m:
+    why = m.group(0).strip().decode(errors="replace")
+    sys.stderr.write(f"kit: {{out}}: the assembler directive '{{why}}' is not allowed in student code\n")
+    with open(os.environ.get({report!r}, os.devnull), "a") as f:
+        f.write(why + "\n")
+    sys.exit(1)
+if inputs:
+    os.execv(REAL, [REAL] + args)
+sys.exit(subprocess.run([REAL] + args, input=data).returncode)
+'''
 
 
 # ---- the kit ----------------------------------------------------------------------
@@ -365,7 +398,7 @@ def scan_zip(path, kit):
                     out.append(Entry(name, "symlink", target=zf.read(info)[:256].decode(errors="replace")))
                 elif info.is_dir() or stat.S_ISDIR(mode):
                     out.append(Entry(name, "dir"))
-                elif mode and not stat.S_ISREG(mode):
+                elif stat.S_IFMT(mode) not in (0, stat.S_IFREG):  # no type bits: a file
                     out.append(Entry(name, "device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "other"))
                 else:
                     data = None
@@ -737,7 +770,7 @@ class Outcome:
         self.labs = {}        # lab -> {"points", "max", "build", "tests": [...]}
         self.seconds = 0.0
         self.log = []
-        self.gradescope = []  # per-lab Gradescope result files (run.py)
+        self.gradescope = []  # per-lab Gradescope results (gradescope/run.py)
         self.intake = None
 
     def total(self):
@@ -767,6 +800,12 @@ class Batch:
         self.lock = threading.Lock()
         self.running = set()   # tags of submissions being graded
         self.template = None   # see prebuild()
+        self.as_dir = self.work / "as"
+        self.as_dir.mkdir(parents=True, exist_ok=True)
+        real = subprocess.run(["gcc", "-print-prog-name=as"], capture_output=True, text=True).stdout.strip()
+        real = real if os.path.isabs(real) else shutil.which(real or "as") or "/usr/bin/as"
+        (self.as_dir / "as").write_text(AS_WRAPPER.format(real=real, report=AS_REPORT_VAR))
+        os.chmod(self.as_dir / "as", 0o755)
         self.stopped = False
 
     def prebuild(self):
@@ -887,11 +926,16 @@ class Batch:
         t = time.monotonic()
         build_log = work / f"{lab}.build.log"
         before = dep_files(copy)
-        rc = self._run(["make", "-s", "-C", str(copy / "labs" / lab)], env, deadline, build_log, copy)
+        report = work / "as-refused.txt"
+        rc = self._run(["make", "-s", "-C", str(copy / "labs" / lab), f"CC=gcc -B{self.as_dir}/"],
+                       dict(env, **{AS_REPORT_VAR: str(report)}), deadline, build_log, copy)
         out.log.append(f"--- {lab}: build ({time.monotonic() - t:.1f}s)")
         out.log.append(tail_text(build_log))
         if rc is None:
             return self._timed_out(out, lab)
+        if report.exists():
+            raise Refused(f"{lab}: the student files use the assembler directive "
+                          f"'{report.read_text().split()[0]}', which reads other files while building")
         if rc == 0:
             outside = outside_dependencies(copy, before)
             if outside:
@@ -923,7 +967,10 @@ class Batch:
             "tests": [{"name": r["name"], "points": r["points"] if r["passed"] else 0,
                        "max": r["points"], "passed": r["passed"]} for r in rows]}
         if gradescope:
-            out.gradescope.append(work / f"{lab}.gradescope.json")
+            try:
+                out.gradescope.append(json.loads((work / f"{lab}.gradescope.json").read_text()))
+            except (OSError, ValueError):
+                pass
         if not built and out.status == "ok":
             out.status, out.reason = "build-error", f"{lab} does not build (the compiler's output is in the log)"
         return True

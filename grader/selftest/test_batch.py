@@ -1,0 +1,347 @@
+"""Grading a class (grader/batch.py) and the Gradescope autograder (grader/gradescope/).
+
+One batch run grades a sample class built from the kit's own Lab 1 files: a
+full-marks, a partial, a broken and several malicious submissions, in every
+format (folder, tar.gz, tar, zip, git bundle); the tests check its gradebook.
+"""
+import csv
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+GRADER = Path(__file__).resolve().parents[1]
+KIT = GRADER.parent
+sys.path.insert(0, str(GRADER))
+import batch  # noqa: E402
+
+PY = "/usr/bin/python3"
+LAB = "01-segmentation"
+FILE = "gdt.c"
+STUDENT = f"starter/{LAB}/{FILE}"
+RUN_TIMEOUT = 300
+
+
+# ---- building submissions ---------------------------------------------------------------
+def solution():
+    return (KIT / "solutions" / LAB / FILE).read_text()
+
+
+def functions(text):
+    """{name: (start, end)} of the top-level function definitions in C text."""
+    out = {}
+    for m in re.finditer(r"^[A-Za-z_][^;{}()\n]*?\b([A-Za-z_]\w*)\([^;{}]*\)\s*\{", text, re.M):
+        depth, i = 0, m.end() - 1
+        while i < len(text):
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            i += 1
+            if depth == 0:
+                break
+        out[m.group(1)] = (m.start(), i)
+    return out
+
+
+def partial_solution():
+    """The solution with one function put back to the starter's stub."""
+    sol, stub = solution(), (KIT / "starter" / LAB / FILE).read_text()
+    stubbed = [n for n, (a, b) in functions(stub).items() if "LAB_STUB" in stub[a:b]]
+    name = "callgate_install" if "callgate_install" in stubbed else stubbed[-1]
+    a, b = functions(sol)[name]
+    sa, sb = functions(stub)[name]
+    return sol[:a] + stub[sa:sb] + sol[b:]
+
+
+def write(root, files):
+    for rel, data in files.items():
+        p = Path(root) / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data.encode() if isinstance(data, str) else data)
+
+
+def tar(path, members, mode="w:gz"):
+    """members: (name, kind, data) with kind file, symlink, hardlink, chr or huge."""
+    with tarfile.open(path, mode, format=tarfile.GNU_FORMAT) as tf:
+        for name, kind, data in members:
+            ti = tarfile.TarInfo(name)
+            if kind == "file":
+                ti.size = len(data)
+                tf.addfile(ti, io.BytesIO(data.encode()))
+            elif kind in ("symlink", "hardlink"):
+                ti.type = tarfile.SYMTYPE if kind == "symlink" else tarfile.LNKTYPE
+                ti.linkname = data
+                tf.addfile(ti)
+            elif kind == "chr":
+                ti.type, ti.devmajor, ti.devminor = tarfile.CHRTYPE, 1, 3
+                tf.addfile(ti)
+            elif kind == "huge":  # a header that promises 1 GiB (the data is never read)
+                ti.size = 1 << 30
+                tf.fileobj.write(ti.tobuf(tarfile.GNU_FORMAT, tf.encoding, tf.errors))
+                tf.fileobj.write(b"\0" * 4096)
+                tf.offset += 512 + 4096
+                break
+
+
+def bundle(path, files, tmp):
+    """A git bundle of a one-commit repository holding files."""
+    repo = Path(tmp) / (Path(path).stem + "-repo")
+    write(repo, files)
+    env = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", HOME=str(tmp))
+    git = ["git", "-C", str(repo), "-c", "user.name=s", "-c", "user.email=s@example.org"]
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True, env=env)
+    subprocess.run(git + ["add", "-A"], check=True, env=env)
+    subprocess.run(git + ["commit", "-q", "-m", "lab"], check=True, env=env)
+    subprocess.run(git + ["bundle", "create", "-q", str(path), "HEAD", "main"], check=True, env=env,
+                   stderr=subprocess.DEVNULL)
+
+
+def make_class(root):
+    """A sample class: {student id: what it tests}; the folder is root/class."""
+    c = Path(root) / "class"
+    c.mkdir()
+    sol = solution()
+    # graded
+    write(c / "full", {STUDENT: sol, "README.md": "my lab\n"})
+    tar(c / "partial.tar.gz", [(f"partial-work/{STUDENT}", "file", partial_solution())])
+    bundle(c / "broken.bundle", {
+        STUDENT: sol + "\nint broken = ;\n",
+        # changes outside starter/ are ignored: the kit's grader and Makefile are used
+        "grader/grade.py": "print('Total: 47/47')\n",
+        "Makefile": "grade:\n\t@echo 100/100\n"}, root)
+    # refused
+    (c / "symlink" / "starter" / LAB).mkdir(parents=True)
+    os.symlink("/etc/passwd", c / "symlink" / STUDENT)
+    tar(c / "dotdot.tar.gz", [(STUDENT, "file", sol), ("../../Makefile", "file", "all:\n")])
+    tar(c / "absolute.tar", [(STUDENT, "file", sol), ("/tmp/kit-evil.c", "file", "x")], mode="w")
+    tar(c / "hardlink.tgz", [(STUDENT, "hardlink", "/etc/passwd")])
+    tar(c / "device.tar.gz", [(STUDENT, "file", sol), (f"starter/{LAB}/tty.c", "chr", None)])
+    tar(c / "bomb.tar.gz", [(STUDENT, "file", sol), ("pad", "huge", None)])
+    bundle(c / "oversized.bundle", {STUDENT: sol + "/*" + "x" * (300 << 10) + "*/\n"}, root)
+    write(c / "include", {STUDENT: f'#include "{KIT / "solutions" / LAB / FILE}"\n'})
+    with zipfile.ZipFile(c / "incbin.zip", "w") as zf:
+        zf.writestr(STUDENT, sol + '\n__asm__(".section .rodata\\n.incb" "in \\"/etc/passwd\\"");\n')
+    with zipfile.ZipFile(c / "empty.zip", "w") as zf:
+        zf.writestr("notes.txt", "nothing here\n")
+    return c
+
+
+def qemus_under(path):
+    """QEMU processes whose command line names a path under `path`."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "qemu-system" in cmd and str(path) in cmd:
+            found.append(pid)
+    return found
+
+
+def run_batch(tmp, *args):
+    work = Path(tmp) / "work"
+    work.mkdir(exist_ok=True)
+    t = time.monotonic()
+    r = subprocess.run([PY, str(GRADER / "batch.py"), *map(str, args)], capture_output=True, text=True,
+                       timeout=RUN_TIMEOUT, env=dict(os.environ, TMPDIR=str(work)))
+    return r, time.monotonic() - t, work
+
+
+@pytest.fixture(scope="module")
+def gradebook(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("class")
+    folder = make_class(tmp)
+    out = tmp / "out"
+    r, secs, work = run_batch(tmp, folder, "--lab", "01", "--out", out)
+    print(r.stdout, r.stderr, f"({secs:.1f}s)")
+    rows = {row["student"]: row for row in csv.DictReader(open(out / "gradebook.csv"))}
+    data = json.loads((out / "gradebook.json").read_text())
+    return {"rows": rows, "json": data, "out": out, "run": r, "work": work}
+
+
+# ---- the sample class ----------------------------------------------------------------------
+def test_batch_full_marks_submission(gradebook):
+    """The solution's files in a folder score every point of the lab."""
+    row = gradebook["rows"]["full"]
+    assert row["status"] == "ok", row
+    assert int(row["total"]) == int(row["max"]) > 0
+    assert int(row[LAB]) == int(row["max"])
+
+
+def test_batch_partial_submission(gradebook):
+    """One function left as the stub (a tar.gz with a top folder) scores some points, not all."""
+    row = gradebook["rows"]["partial"]
+    assert row["status"] == "ok", row
+    assert 0 < int(row["total"]) < int(row["max"])
+
+
+def test_batch_broken_submission_and_kit_changes_ignored(gradebook):
+    """A bundle that does not compile scores zero as build-error; its own grader and
+    Makefile are ignored and reported, not run."""
+    row = gradebook["rows"]["broken"]
+    assert row["status"] == "build-error", row
+    assert int(row["total"]) == 0
+    log = (gradebook["out"] / "logs" / "broken.log").read_text()
+    assert "grader/grade.py differs from the kit's; ignored" in log
+    assert "Makefile differs from the kit's; ignored" in log
+    assert "error" in log and "gdt.c" in log  # the compiler's message is in the log
+
+
+@pytest.mark.parametrize("student,reason", [
+    ("symlink", "symbolic link"),
+    ("dotdot", "contains '..'"),
+    ("absolute", "absolute path"),
+    ("hardlink", "hard link"),
+    ("device", "device file"),
+    ("bomb", "archive bomb"),
+    ("oversized", "the limit is 256 KiB"),
+    ("include", "outside the kit copy"),
+    ("incbin", ".incbin"),
+    ("empty", "no student files"),
+])
+def test_batch_refuses_malicious_submission(gradebook, student, reason):
+    """Each malicious submission is refused with zero points and a reason that names the problem."""
+    row = gradebook["rows"][student]
+    assert row["status"] == "refused", row
+    assert int(row["total"]) == 0
+    assert reason in row["reason"], row["reason"]
+    assert (gradebook["out"] / "logs" / f"{student}.log").read_text().count("REFUSED") == 1
+
+
+def test_batch_gradebook_json_and_exit_status(gradebook):
+    """The JSON gradebook holds the same verdicts, per-lab points and tests; the run exits 1
+    because some submissions were not graded."""
+    data = gradebook["json"]
+    assert data["labs"] == [LAB] and data["max"][LAB] > 0
+    by = {s["student"]: s for s in data["students"]}
+    assert set(by) == set(gradebook["rows"])
+    full = by["full"]["labs"][LAB]
+    assert full["points"] == full["max"] == data["max"][LAB]
+    assert all(t["passed"] for t in full["tests"]) and full["tests"]
+    assert gradebook["run"].returncode == 1
+
+
+def test_batch_leaves_no_qemu_or_files(gradebook):
+    """After the run no QEMU started by it remains and its work folder is gone."""
+    assert not qemus_under(gradebook["work"])
+    assert not any(gradebook["work"].glob("kit-batch-*"))
+
+
+def test_batch_timeout_kills_the_grade_run(tmp_path):
+    """A submission that exceeds the wall-time bound is stopped, marked timeout, and
+    nothing it started survives."""
+    c = tmp_path / "class"
+    write(c / "slow", {STUDENT: solution()})
+    r, secs, work = run_batch(tmp_path, c, "--lab", "01", "--out", tmp_path / "out", "--timeout", "3")
+    row = next(csv.DictReader(open(tmp_path / "out" / "gradebook.csv")))
+    assert row["status"] == "timeout", (row, r.stdout, r.stderr)
+    assert secs < 30
+    assert not qemus_under(work)
+
+
+# ---- the pieces ------------------------------------------------------------------------------
+def test_lab_mk_parsing():
+    """lab.mk lists are read with continuations, += and comments."""
+    text = "LAB_STUDENT_SRCS := a.c \\\n\tb.c # two\nLAB_STUDENT_SRCS += c.c\nLAB_DEPS :=\n"
+    lists = batch.parse_lab_mk(text)
+    assert lists["LAB_STUDENT_SRCS"] == ["a.c", "b.c", "c.c"] and lists["LAB_DEPS"] == []
+    kit = batch.Kit(KIT)
+    assert FILE in kit.labs[LAB]["student"]
+
+
+def test_kill_tagged_reaches_a_process_in_its_own_session(tmp_path):
+    """A grandchild that leads its own session (as QEMU under pexpect does) is killed by its tag."""
+    tag = f"selftest-{os.getpid()}"
+    code = ("import subprocess,time; subprocess.Popen(['sleep','60'], start_new_session=True);"
+            "time.sleep(60)")
+    p = subprocess.Popen([PY, "-c", code], env=dict(os.environ, **{batch.TAG_VAR: tag}),
+                         start_new_session=True)
+    def sleeping():
+        return [p for p in batch.tagged_pids(tag)
+                if Path(f"/proc/{p}/comm").read_text().strip() == "sleep"]
+    deadline = time.monotonic() + 20
+    while not sleeping() and time.monotonic() < deadline:  # sleep exec'd, its session made
+        time.sleep(0.05)
+    assert len(batch.tagged_pids(tag)) == 2
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    assert len(batch.tagged_pids(tag)) == 1  # the session leader survived its group's end...
+    batch.kill_tagged(tag)
+    deadline = time.monotonic() + 5
+    while batch.tagged_pids(tag) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not batch.tagged_pids(tag)  # ...but not the tag scan
+
+
+# ---- Gradescope ---------------------------------------------------------------------------------
+def run_autograder(zip_path, tmp, submission_files, symlink=None):
+    """Unzip like Gradescope (/autograder/source), run run_autograder, return results.json."""
+    root = Path(tmp) / "autograder"
+    (root / "source").mkdir(parents=True)
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(root / "source")
+        for info in zf.infolist():  # zipfile drops the modes: put back the exec bits
+            if (info.external_attr >> 16) & 0o111:
+                os.chmod(root / "source" / info.filename, 0o755)
+    (root / "run_autograder").write_bytes((root / "source" / "run_autograder").read_bytes())
+    os.chmod(root / "run_autograder", 0o755)
+    (root / "submission").mkdir()
+    write(root / "submission", submission_files)
+    if symlink:
+        os.symlink(symlink[1], root / "submission" / symlink[0])
+    (root / "results").mkdir()
+    r = subprocess.run([str(root / "run_autograder")], capture_output=True, text=True,
+                       timeout=RUN_TIMEOUT, env=dict(os.environ, AUTOGRADER_ROOT=str(root)))
+    assert r.returncode == 0, r.stdout + r.stderr
+    return json.loads((root / "results" / "results.json").read_text()), root
+
+
+@pytest.fixture(scope="module")
+def gradescope_zip(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gs") / "autograder.zip"
+    subprocess.run([PY, str(GRADER / "gradescope" / "build.py"), "--out", str(out), "--lab", "01"],
+                   check=True, capture_output=True)
+    return out
+
+
+def test_gradescope_zip_layout(gradescope_zip):
+    """The zip has setup.sh and run_autograder at its root (executable), the grader and
+    the kit, and no solution of the lab it grades."""
+    with zipfile.ZipFile(gradescope_zip) as zf:
+        names = set(zf.namelist())
+        setup = zf.read("setup.sh").decode()
+        modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
+    assert {"setup.sh", "run_autograder", "grader/grade.py", "grader/batch.py", "Makefile",
+            "labs/kernel/linker.ld", f"labs/{LAB}/lab.mk", STUDENT} <= names
+    assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
+    assert not [n for n in names if n.startswith(f"solutions/{LAB}/")]
+    assert not [n for n in names if n.startswith(("build/", ".git/"))]
+    for pkg in ("qemu-system-x86", "grub-pc-bin", "grub-common", "xorriso", "mtools", "gcc", "make",
+                "binutils", "python3-pytest", "python3-pexpect", "python3-pytest-xdist"):
+        assert re.search(rf"apt-get install -y.*\b{re.escape(pkg)}\b", setup), pkg
+
+
+def test_gradescope_run_autograder_grades_bare_files(gradescope_zip, tmp_path):
+    """run_autograder grades a bare upload of gdt.c and writes per-test score, max_score,
+    output and visibility."""
+    res, root = run_autograder(gradescope_zip, tmp_path, {FILE: solution()})
+    tests = res["tests"]
+    assert tests and all({"name", "score", "max_score", "output", "visibility"} <= set(t) for t in tests)
+    assert res["score"] == sum(t["max_score"] for t in tests) > 0
+    assert STUDENT in res["output"]
+    assert not qemus_under(root)
+
+
+def test_gradescope_run_autograder_refuses_a_link(gradescope_zip, tmp_path):
+    """A submission with a symbolic link gets zero and the reason in results.json."""
+    res, _ = run_autograder(gradescope_zip, tmp_path, {}, symlink=(FILE, "/etc/passwd"))
+    assert res["score"] == 0 and res["tests"] == []
+    assert "symbolic link" in res["output"] and "not graded" in res["output"]
