@@ -94,6 +94,7 @@ class Machine:
         args += list(extra_args)
         self.child = pexpect.spawn(config.QEMU, args, echo=False, timeout=None)
         self.child.delaybeforesend = None  # pexpect's default 50 ms per send adds up
+        self.child.delayafterclose = self.child.delayafterterminate = 0
 
     # ---- serial ---------------------------------------------------------------
     @property
@@ -175,6 +176,7 @@ class Machine:
         regex = re.compile(pattern) if isinstance(pattern, str) else pattern
         deadline = (since or time.monotonic()) + timeout
         size_at_start = len(self.raw)
+        drained = False
         while True:
             text = self.text
             m = regex.search(text, self.pos)
@@ -185,6 +187,10 @@ class Machine:
             if self.exit_status is not None:
                 raise self._exited_error()
             left = deadline - time.monotonic()
+            if left <= 0 and not drained:  # read what is already waiting before judging
+                drained = True
+                self._read(0)
+                continue
             still_printing = time.monotonic() - self.last_data < 0.5
             if left <= 0 and still_printing and len(self.raw) - size_at_start > FLOOD_WAIT_BYTES:
                 raise KernelError("flood", f"serial flood: the kernel kept printing "
