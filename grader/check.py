@@ -94,6 +94,7 @@ def main():
 def check_cheats(transcripts, labs, scope):
     import cheats
     t = time.monotonic()
+    labs = cheats.x86_labs(labs)
     if scope == "all":
         plan = [(lab, mode) for lab in labs for mode in cheats.MODES]
     else:
