@@ -1,0 +1,131 @@
+"""The course site (`make handouts`): it renders, its links resolve, and the
+handouts name only make targets, monitor commands, grader tests and files that exist."""
+import re
+import sys
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+KIT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(KIT / "handouts" / "site"))
+
+import build  # noqa: E402
+import names  # noqa: E402
+import reference  # noqa: E402
+
+
+class Page(HTMLParser):
+    """The ids a page defines and the links it makes."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids, self.links = set(), []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"])
+        if tag == "a" and a.get("name"):
+            self.ids.add(a["name"])
+        for key in ("href", "src"):
+            if a.get(key) is not None and tag in ("a", "link", "img", "script"):
+                self.links.append(a[key])
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("site")
+    t = time.monotonic()
+    pages, warnings = build.build_site(out, kit=KIT)
+    parsed = {}
+    for f in out.glob("*.html"):
+        p = Page()
+        p.feed(f.read_text())
+        parsed[f.name] = p
+    return {"out": out, "pages": pages, "warnings": warnings, "html": parsed,
+            "seconds": time.monotonic() - t}
+
+
+def test_site_has_a_page_per_handout_and_an_index_in_order(site):
+    """Every handout becomes a page; the index lists the labs in order, then the guides."""
+    handouts = sorted(p.stem for p in (KIT / "handouts").glob("*.md") if p.stem not in build.NOT_PAGES)
+    have = {p.name for p in site["pages"]}
+    assert not set(handouts) - have, f"handouts without a page: {sorted(set(handouts) - have)}"
+    assert {"index", "reference"} <= have
+    for name in have:
+        assert (site["out"] / f"{name}.html").exists(), f"{name}.html was not written"
+    index = (site["out"] / "index.html").read_text()
+    labs = sorted(p.stem for p in (KIT / "handouts").glob("[0-9][0-9]-*.md"))
+    positions = [index.find(f'href="{lab}.html"') for lab in labs]
+    assert all(p >= 0 for p in positions), f"labs missing from the index: {labs}"
+    assert positions == sorted(positions), "the index does not list the labs in order"
+    assert not site["warnings"], "pandoc warned:\n" + "\n".join(site["warnings"])
+
+
+def test_site_links_and_anchors_resolve(site):
+    """Every link of every page reaches an existing page (and anchor) or kit file."""
+    out, html, broken = site["out"], site["html"], []
+    for name, page in sorted(html.items()):
+        for link in page.links:
+            parts = urlsplit(link)
+            if parts.scheme or link.startswith("//"):
+                continue
+            target = (out / unquote(parts.path)).resolve() if parts.path else out / name
+            anchor = unquote(parts.fragment)
+            if not target.exists():
+                broken.append(f"{name}: {link} (no such file)")
+            elif anchor and target.suffix == ".html":
+                ids = html[target.name].ids if target.parent == out.resolve() else set()
+                if anchor not in ids:
+                    broken.append(f"{name}: {link} (no anchor #{anchor})")
+            elif target.is_relative_to(KIT) and not target.is_relative_to(out.resolve()) \
+                    and "build" in target.relative_to(KIT).parts[:1]:
+                broken.append(f"{name}: {link} (points into build/)")
+    assert not broken, "broken links:\n  " + "\n  ".join(broken)
+
+
+def test_site_reference_lists_every_command_and_target(site):
+    """The reference page shows every monitor command of every lab and every documented target."""
+    text = (site["out"] / "reference.html").read_text()
+    missing = [f"command {c.name} ({c.file})" for cmds in reference.monitor_commands(KIT).values()
+               for c in cmds if f"<code>{c.usage.split()[0]}" not in text]
+    missing += [f"target {d.name}" for d in reference.make_docs(KIT) if d.kind == "target"
+                and f"<code>make {d.name}" not in text]
+    assert not missing, "not in reference.html: " + ", ".join(missing)
+    assert reference.monitor_commands(KIT)[reference.CORE], "no core commands found: parser broken?"
+
+
+def test_site_code_blocks_keep_their_columns(site):
+    """Diagrams stay monospace, unwrapped and scrollable; no code block loses a character."""
+    css = (site["out"] / "style.css").read_text()
+    rule = re.search(r"(?ms)^pre \{(.*?)\}", css)
+    assert rule, "style.css has no rule for pre"
+    for decl in ("white-space: pre", "overflow-x: auto"):
+        assert decl in rule.group(1), f"pre lacks `{decl}`"
+    assert "monospace" in css
+    page = site["out"] / "03-cr3.html"
+    if page.exists():
+        text = re.sub(r"<[^>]+>", "", page.read_text())
+        assert "+-----------+---------+" in text, "the address-split diagram of Lab 03 was altered"
+
+
+def test_handouts_name_only_things_that_exist():
+    """Make targets, monitor commands, grader tests and files named in code exist in the kit."""
+    found = names.check_all(KIT)
+    assert not found, "dangling names in handouts:\n  " + "\n  ".join(map(str, found))
+
+
+def test_name_check_catches_dangling_names(tmp_path):
+    """The name check itself can fail: a handout naming things that do not exist."""
+    lab = reference.lab_folders(KIT)[0]
+    md = tmp_path / f"{lab}.md"
+    md.write_text("# Lab\n\nRun `make gradez LAB=01`, edit `labs/kernel/nothing.c`.\n\n"
+                  "```\nlab> frobnicate 0x1000\n```\n\n| test | points |\n| --- | --- |\n"
+                  "| `test_does_not_exist` | 3 |\n")
+    kit = names.Kit(KIT)
+    what = " ".join(d.what for d in names.check_handout(kit, md))
+    for name in ("gradez", "nothing.c", "frobnicate", "test_does_not_exist"):
+        assert name in what, f"the name check missed `{name}`: {what}"
