@@ -428,7 +428,8 @@ def scan_bundle(path, tmp, procs, env_extra=None):
         r = procs.run(["git", *args], env=env, timeout=GIT_TIMEOUT, capture=True)
         if r.returncode != 0:
             raise Refused(f"not a usable git bundle (git {args[0]}: "
-                          f"{r.stderr.decode(errors='replace').strip()[-300:]})")
+                          f"{r.stderr.decode(errors='replace').strip()[-300:]}); make it with: "
+                          "git bundle create <name>.bundle HEAD main")
         return r.stdout
 
     git("init", "-q", "--bare", str(repo))
@@ -918,7 +919,10 @@ class Batch:
                 return None
             finally:
                 self.procs.finish(p)
-                kill_tagged(env[TAG_VAR])  # nothing a grade run started outlives it
+                kill_tagged(env[TAG_VAR])  # nothing a grade run started outlives it,
+                with self.lock:            # even one that cleared its environment
+                    running = self.running - {env[TAG_VAR]}
+                self.procs.reap_orphans(running)
 
     def _grade_lab(self, lab, copy, work, env, deadline, out, gradescope):
         """Build, check and grade one lab in the copy; False when grading must stop."""
@@ -1040,6 +1044,8 @@ def write_gradebook(outcomes, labs, out_dir, elapsed):
     out_dir.mkdir(parents=True, exist_ok=True)
     logs = out_dir / "logs"
     logs.mkdir(exist_ok=True)
+    for old in logs.glob("*.log"):  # a previous run's
+        old.unlink()
     maxima = {l: 0 for l in labs}
     for o in outcomes:
         for lab, l in o.labs.items():

@@ -146,25 +146,69 @@ def qemus_under(path):
     return found
 
 
-def run_batch(tmp, *args):
+class Job:
+    """A command started now and waited for later: the batch runs and the Gradescope
+    runs of this module start together, so their waits and boots overlap."""
+
+    def __init__(self, cmd, env=None):
+        self.t0 = time.monotonic()
+        self.p = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, env=env)
+        self.output = None
+
+    def wait(self):
+        if self.output is None:
+            try:
+                self.output = self.p.communicate(timeout=RUN_TIMEOUT)[0]
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.output = self.p.communicate()[0] + "\n(killed: too slow)"
+            self.seconds = time.monotonic() - self.t0
+        return self
+
+
+def start_batch(tmp, *args):
+    """batch.py with its temporary files under tmp/work, to look for leftovers there."""
     work = Path(tmp) / "work"
     work.mkdir(exist_ok=True)
-    t = time.monotonic()
-    r = subprocess.run([PY, str(GRADER / "batch.py"), *map(str, args)], capture_output=True, text=True,
-                       timeout=RUN_TIMEOUT, env=dict(os.environ, TMPDIR=str(work)))
-    return r, time.monotonic() - t, work
+    job = Job([PY, GRADER / "batch.py", *args], env=dict(os.environ, TMPDIR=str(work)))
+    job.work = work
+    return job
 
 
 @pytest.fixture(scope="module")
-def gradebook(tmp_path_factory):
+def runs(tmp_path_factory):
+    """Every slow run of this module, started at once."""
     tmp = tmp_path_factory.mktemp("class")
-    folder = make_class(tmp)
-    out = tmp / "out"
-    r, secs, work = run_batch(tmp, folder, "--lab", "01", "--out", out)
-    print(r.stdout, r.stderr, f"({secs:.1f}s)")
+    out = {"class": start_batch(tmp, make_class(tmp), "--lab", "01", "--out", tmp / "out")}
+    out["class"].out = tmp / "out"
+    slow = tmp_path_factory.mktemp("slow")
+    write(slow / "class" / "slow", {STUDENT: solution()})
+    out["timeout"] = start_batch(slow, slow / "class", "--lab", "01", "--out", slow / "out",
+                                 "--timeout", "2")
+    out["timeout"].out = slow / "out"
+    gs = tmp_path_factory.mktemp("gs")
+    zip_path = gs / "autograder.zip"
+    subprocess.run([PY, str(GRADER / "gradescope" / "build.py"), "--out", str(zip_path), "--lab", "01"],
+                   check=True, capture_output=True)
+    out["zip"] = zip_path
+    out["gs-full"] = start_autograder(zip_path, gs / "full", {FILE: solution()})
+    out["gs-link"] = start_autograder(zip_path, gs / "link", {}, symlink=(FILE, "/etc/passwd"))
+    yield out
+    for job in out.values():
+        if isinstance(job, Job) and job.p.poll() is None:
+            job.p.kill()
+            job.p.wait()
+
+
+@pytest.fixture(scope="module")
+def gradebook(runs):
+    job = runs["class"].wait()
+    print(job.output, f"({job.seconds:.1f}s)")
+    out = job.out
     rows = {row["student"]: row for row in csv.DictReader(open(out / "gradebook.csv"))}
     data = json.loads((out / "gradebook.json").read_text())
-    return {"rows": rows, "json": data, "out": out, "run": r, "work": work}
+    return {"rows": rows, "json": data, "out": out, "run": job, "work": job.work}
 
 
 # ---- the sample class ----------------------------------------------------------------------
@@ -226,7 +270,7 @@ def test_batch_gradebook_json_and_exit_status(gradebook):
     full = by["full"]["labs"][LAB]
     assert full["points"] == full["max"] == data["max"][LAB]
     assert all(t["passed"] for t in full["tests"]) and full["tests"]
-    assert gradebook["run"].returncode == 1
+    assert gradebook["run"].p.returncode == 1
 
 
 def test_batch_leaves_no_qemu_or_files(gradebook):
@@ -235,16 +279,14 @@ def test_batch_leaves_no_qemu_or_files(gradebook):
     assert not any(gradebook["work"].glob("kit-batch-*"))
 
 
-def test_batch_timeout_kills_the_grade_run(tmp_path):
+def test_batch_timeout_kills_the_grade_run(runs):
     """A submission that exceeds the wall-time bound is stopped, marked timeout, and
     nothing it started survives."""
-    c = tmp_path / "class"
-    write(c / "slow", {STUDENT: solution()})
-    r, secs, work = run_batch(tmp_path, c, "--lab", "01", "--out", tmp_path / "out", "--timeout", "3")
-    row = next(csv.DictReader(open(tmp_path / "out" / "gradebook.csv")))
-    assert row["status"] == "timeout", (row, r.stdout, r.stderr)
-    assert secs < 30
-    assert not qemus_under(work)
+    job = runs["timeout"].wait()
+    row = next(csv.DictReader(open(job.out / "gradebook.csv")))
+    assert row["status"] == "timeout", (row, job.output)
+    assert "more than 2 s" in row["reason"]
+    assert not qemus_under(job.work)
 
 
 # ---- the pieces ------------------------------------------------------------------------------
@@ -282,8 +324,8 @@ def test_kill_tagged_reaches_a_process_in_its_own_session(tmp_path):
 
 
 # ---- Gradescope ---------------------------------------------------------------------------------
-def run_autograder(zip_path, tmp, submission_files, symlink=None):
-    """Unzip like Gradescope (/autograder/source), run run_autograder, return results.json."""
+def start_autograder(zip_path, tmp, submission_files, symlink=None):
+    """Unzip like Gradescope (/autograder/source), start run_autograder on the files."""
     root = Path(tmp) / "autograder"
     (root / "source").mkdir(parents=True)
     with zipfile.ZipFile(zip_path) as zf:
@@ -298,24 +340,21 @@ def run_autograder(zip_path, tmp, submission_files, symlink=None):
     if symlink:
         os.symlink(symlink[1], root / "submission" / symlink[0])
     (root / "results").mkdir()
-    r = subprocess.run([str(root / "run_autograder")], capture_output=True, text=True,
-                       timeout=RUN_TIMEOUT, env=dict(os.environ, AUTOGRADER_ROOT=str(root)))
-    assert r.returncode == 0, r.stdout + r.stderr
-    return json.loads((root / "results" / "results.json").read_text()), root
+    job = Job([root / "run_autograder"], env=dict(os.environ, AUTOGRADER_ROOT=str(root)))
+    job.root = root
+    return job
 
 
-@pytest.fixture(scope="module")
-def gradescope_zip(tmp_path_factory):
-    out = tmp_path_factory.mktemp("gs") / "autograder.zip"
-    subprocess.run([PY, str(GRADER / "gradescope" / "build.py"), "--out", str(out), "--lab", "01"],
-                   check=True, capture_output=True)
-    return out
+def autograder_results(job):
+    job.wait()
+    assert job.p.returncode == 0, job.output
+    return json.loads((job.root / "results" / "results.json").read_text())
 
 
-def test_gradescope_zip_layout(gradescope_zip):
+def test_gradescope_zip_layout(runs):
     """The zip has setup.sh and run_autograder at its root (executable), the grader and
     the kit, and no solution of the lab it grades."""
-    with zipfile.ZipFile(gradescope_zip) as zf:
+    with zipfile.ZipFile(runs["zip"]) as zf:
         names = set(zf.namelist())
         setup = zf.read("setup.sh").decode()
         modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
@@ -329,19 +368,19 @@ def test_gradescope_zip_layout(gradescope_zip):
         assert re.search(rf"apt-get install -y.*\b{re.escape(pkg)}\b", setup), pkg
 
 
-def test_gradescope_run_autograder_grades_bare_files(gradescope_zip, tmp_path):
+def test_gradescope_run_autograder_grades_bare_files(runs):
     """run_autograder grades a bare upload of gdt.c and writes per-test score, max_score,
     output and visibility."""
-    res, root = run_autograder(gradescope_zip, tmp_path, {FILE: solution()})
+    res = autograder_results(runs["gs-full"])
     tests = res["tests"]
     assert tests and all({"name", "score", "max_score", "output", "visibility"} <= set(t) for t in tests)
     assert res["score"] == sum(t["max_score"] for t in tests) > 0
     assert STUDENT in res["output"]
-    assert not qemus_under(root)
+    assert not qemus_under(runs["gs-full"].root)
 
 
-def test_gradescope_run_autograder_refuses_a_link(gradescope_zip, tmp_path):
+def test_gradescope_run_autograder_refuses_a_link(runs):
     """A submission with a symbolic link gets zero and the reason in results.json."""
-    res, _ = run_autograder(gradescope_zip, tmp_path, {}, symlink=(FILE, "/etc/passwd"))
+    res = autograder_results(runs["gs-link"])
     assert res["score"] == 0 and res["tests"] == []
     assert "symbolic link" in res["output"] and "not graded" in res["output"]
