@@ -124,9 +124,10 @@ class ArmMachine(Machine):
         # The attributes Machine.__init__ sets, then an ARM QEMU instead of q35.
         self.lab = lab
         self.params = dict(params or {})
-        self.iso = str(kernel or elf(lab))
-        if not os.path.exists(self.iso):
-            raise KernelError("build", f"no kernel image {self.iso}: the lab did not build")
+        self.via = "kernel"
+        self.elf = self.iso = str(kernel or elf(lab))
+        if not os.path.exists(self.elf):
+            raise KernelError("build", f"no kernel image {self.elf}: the lab did not build")
         self.tmp = tempfile.mkdtemp(prefix="kit-qemu-arm-")
         self.monitor_path = os.path.join(self.tmp, "monitor.sock")
         self.log_path = os.path.join(self.tmp, "qemu.log")
@@ -142,10 +143,11 @@ class ArmMachine(Machine):
             "-monitor", f"unix:{self.monitor_path},server=on,wait=off",
             "-semihosting-config", _semihosting_args(self.params),
             "-d", "int", "-D", self.log_path,
-            "-kernel", self.iso,
+            "-kernel", self.elf,
         ] + list(extra_args)
         self.child = pexpect.spawn(QEMU_ARM, args, echo=False, timeout=None,
                                    preexec_fn=_no_core_dumps)
+        self.child.delaybeforesend = None  # pexpect's default 50 ms per send adds up
 
     # ---- verdicts ---------------------------------------------------------------
     def lockup(self):

@@ -13,9 +13,10 @@ ELF's symbols, and the grader's model of region matching and permissions
 Boots, started together at module setup: "main", shared by the checks that
 do not stop the kernel, and one fresh boot per fatal scenario.
 """
-import pytest
-
+import functools
 import re
+
+import pytest
 
 from harness import KernelError, config
 from harness_arm import SHCSR, ArmPool, elf, load_symbols
@@ -28,6 +29,19 @@ WORD = 0xFFFFFFFF
 
 def hx(v):
     return f"0x{v:x}"
+
+
+def verdict(test):
+    """A kernel's verdict (hang, stub, panic, lockup...) is the whole story: report
+    it without a Python traceback, which would only show the grader's plumbing."""
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        try:
+            return test(*args, **kwargs)
+        except KernelError as e:
+            err = e
+        pytest.fail(f"[{err.verdict}] {err}", pytrace=False)  # outside: no chained report
+    return run
 
 
 # ---- what each boot does -----------------------------------------------------------
@@ -156,6 +170,20 @@ class Boots:
             pool.start(name, LAB, seed=self.rng.getrandbits(32))
         self.pool = pool
         self._stages = {}
+        # All boot together; wait for each prompt now (a verdict is kept for its test).
+        self._prompts = {}
+        for name in ["main", *self.scenarios]:
+            try:
+                self._prompts[name] = (pool[name].wait_prompt(), None)
+            except KernelError as e:
+                self._prompts[name] = (None, e)
+
+    def prompt(self, name):
+        """What boot `name` printed before its first prompt; its boot verdict if it failed."""
+        text, err = self._prompts[name]
+        if err is not None:
+            raise err.with_traceback(None)  # a fresh traceback each time it is re-raised
+        return text
 
     def where(self):
         return f" (seed {self.seed}: KIT_SEED={self.seed} repeats this run)"
@@ -170,11 +198,11 @@ class Boots:
                 self._stages[name] = (None, e)
         value, err = self._stages[name]
         if err is not None:
-            raise err
+            raise err.with_traceback(None)
         return value
 
     def _prompt(self):
-        return self.pool["main"].wait_prompt()
+        return self.prompt("main")
 
     def _regions(self):
         self.stage("prompt")
@@ -234,7 +262,7 @@ def run_scenario(boots, name):
     """Boot `name`, program its regions, run its accesses; return (machine, report, outcome)."""
     sc = boots.scenarios[name]
     m = boots.pool[name]
-    m.wait_prompt()
+    boots.prompt(name)
     cmds = [reg.command() for reg in sc.regions]
     if sc.plant:
         cmds.append(f"kern write {hx(sc.plant[0])} {hx(sc.plant[1])}")
@@ -357,6 +385,7 @@ def parse_encode(out):
 
 
 @pytest.mark.points(2)
+@verdict
 def test_encode_matches_model(boots):
     """mpu_encode gives the model's RBAR and RASR for random valid regions (SIZE is log2-1)."""
     boots.stage("prompt")
@@ -369,6 +398,7 @@ def test_encode_matches_model(boots):
 
 
 @pytest.mark.points(1)
+@verdict
 def test_encode_refuses_impossible_regions(boots):
     """A misaligned base, a size not a power of two or under 32 bytes, AP 4, subregions under 256 bytes: refused."""
     boots.stage("prompt")
@@ -390,6 +420,7 @@ def test_encode_refuses_impossible_regions(boots):
 
 
 @pytest.mark.points(2)
+@verdict
 def test_regions_programmed_in_qemu(boots):
     """After `region N ...`, QEMU's MPU holds the model's RBAR and RASR for N, and RNR is left at N."""
     boots.stage("regions")
@@ -404,6 +435,7 @@ def test_regions_programmed_in_qemu(boots):
 
 
 @pytest.mark.points(1)
+@verdict
 def test_refused_region_leaves_hardware(boots):
     """A misaligned region or a region number past MPU_TYPE.DREGION is refused and the MPU is unchanged."""
     boots.stage("regions")
@@ -419,6 +451,7 @@ def test_refused_region_leaves_hardware(boots):
 
 
 @pytest.mark.points(1)
+@verdict
 def test_region_off(boots):
     """`region N off` clears RASR.ENABLE of region N in QEMU's MPU."""
     boots.stage("regions")
@@ -432,6 +465,7 @@ def test_region_off(boots):
 
 
 @pytest.mark.points(1)
+@verdict
 def test_mpu_enable(boots):
     """`mpu on` sets CTRL to ENABLE | PRIVDEFENA and SHCSR.MEMFAULTENA, as QEMU shows."""
     boots.stage("on")
@@ -460,6 +494,7 @@ def run_ok(boots, who, access, addr, value=None):
 
 
 @pytest.mark.points(2)
+@verdict
 def test_user_access_that_works(boots):
     """Unprivileged reads and writes that regions allow return what QEMU sees in memory."""
     boots.stage("on")
@@ -477,6 +512,7 @@ def test_user_access_that_works(boots):
 
 
 @pytest.mark.points(1)
+@verdict
 def test_user_exec_allowed(boots):
     """Unprivileged code runs code from an executable region it may read (the planted function returns its number)."""
     boots.stage("on")
@@ -487,6 +523,7 @@ def test_user_exec_allowed(boots):
 
 
 @pytest.mark.points(2)
+@verdict
 def test_privileged_background_access(boots):
     """The kernel reads memory in no region (the background map) and a kernel-only region; writes land."""
     boots.stage("on")
@@ -500,6 +537,7 @@ def test_privileged_background_access(boots):
 
 
 @pytest.mark.points(1)
+@verdict
 def test_region_set_while_enabled(boots):
     """A region programmed while the MPU is on takes effect at once: an unprivileged write into it works."""
     boots.stage("on")
@@ -514,54 +552,63 @@ def test_region_set_while_enabled(boots):
 
 # ---- fatal scenarios, one fresh boot each ---------------------------------------------------
 @pytest.mark.points(2)
+@verdict
 def test_user_read_no_access_region_faults(boots):
     """An unprivileged read of a region without unprivileged rights: DACCVIOL, MMFAR = the address."""
     check_fault(boots, "user_read_noaccess")
 
 
 @pytest.mark.points(2)
+@verdict
 def test_user_write_no_access_region_faults(boots):
     """An unprivileged write to a region without unprivileged rights: DACCVIOL, memory unchanged."""
     check_fault(boots, "user_write_noaccess")
 
 
 @pytest.mark.points(2)
+@verdict
 def test_user_write_read_only_region_faults(boots):
     """Unprivileged code reads a read-only region, and its write there faults (DACCVIOL)."""
     check_fault(boots, "user_write_readonly")
 
 
 @pytest.mark.points(1)
+@verdict
 def test_kernel_write_read_only_region_faults(boots):
     """Privileged code is refused a write to a region read-only for everybody, and the report says privileged."""
     check_fault(boots, "kernel_write_readonly")
 
 
 @pytest.mark.points(2)
+@verdict
 def test_exec_never_region_faults(boots):
     """Running code in an execute-never region: IACCVIOL, no valid address (MMFAR stale), pc = the target."""
     check_fault(boots, "exec_never")
 
 
 @pytest.mark.points(2)
+@verdict
 def test_user_background_access_faults(boots):
     """Memory in no region: the kernel reads it (background map), unprivileged code faults."""
     check_fault(boots, "user_background")
 
 
 @pytest.mark.points(1)
+@verdict
 def test_overlap_higher_region_wins(boots):
     """A higher-numbered small region inside a larger read-write one takes away the write where they overlap."""
     check_fault(boots, "overlap_higher_wins")
 
 
 @pytest.mark.points(1)
+@verdict
 def test_disabled_subregion_falls_through(boots):
     """A disabled subregion is not part of its region: unprivileged reads there fault, privileged ones work."""
     check_fault(boots, "subregion_disabled")
 
 
 @pytest.mark.points(1)
+@verdict
 def test_stacking_fault_has_no_frame(boots):
     """An exception whose frame cannot be pushed: MSTKERR, and the report claims neither address nor pc."""
     check_fault(boots, "stacking_fault")
