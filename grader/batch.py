@@ -1149,4 +1149,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("batch: interrupted; every grade run it started was stopped", file=sys.stderr)
+        sys.exit(130)
