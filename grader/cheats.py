@@ -75,7 +75,8 @@ def build_kernel_cheat(lab, mode, root, header):
 
 def x86_labs(labs):
     """The labs built by labs/rules.mk: the corpus's cheat kernels are x86 kernels."""
-    return [l for l in labs if "rules.mk" in (config.KIT / "labs" / l / "Makefile").read_text()]
+    return [l for l in labs
+            if re.search(r"^include .*rules\.mk", (config.KIT / "labs" / l / "Makefile").read_text(), re.M)]
 
 
 def lab_student_files(lab):

@@ -223,6 +223,10 @@ def test_recursive_install_refuses_used_slot(boots):
     assert "PANIC" in out and "recursive_install" in out, (
         f"`recursive {s}` on a slot in use: expected a panic in recursive_install; printed: "
         f"{out.strip()[-300:]}")
+    stack = boots.inspect("slot_in_use").backtrace()
+    assert "panic_at" in stack and "recursive_install" in stack, (
+        f"the stopped CPU's stack ({' <- '.join(map(str, stack))}) shows no panic called "
+        "from recursive_install")
     assert model.same_entry(before, after), (
         f"PML4[{s}] changed from 0x{before:016x} to 0x{after:016x} before the panic; "
         "expected it untouched")
@@ -242,6 +246,10 @@ def test_phys_to_virt_panics_beyond_mapping(boots):
     assert "PANIC" in out and "phys_to_virt" in out, (
         f"p2v 0x{pa:x} (beyond 128 MiB): expected a panic from phys_to_virt; printed: "
         f"{out.strip()[-300:]}")
+    stack = m.backtrace()
+    assert "panic_at" in stack and "phys_to_virt" in stack, (
+        f"the stopped CPU's stack ({' <- '.join(map(str, stack))}) shows no panic called "
+        "from phys_to_virt")
 
 
 # ---- the shared boot "main": phys_to_virt, entries, then ptdump -------------------

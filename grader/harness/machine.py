@@ -337,6 +337,31 @@ class Machine:
             return int.from_bytes(pages[page][off:off + 8], "little")
         return read_u64
 
+    def backtrace(self, max_frames=32):
+        """The functions on the stopped CPU's stack, innermost first, from QEMU's
+        RIP and RBP and the frame-pointer chain in memory (the kit builds with
+        frame pointers), named from the kernel ELF. The kernel's word is not
+        involved: a kernel that only prints a panic has no panic on its stack."""
+        from . import symbols
+        syms = symbols.load(self.elf)
+        r = self.regs()
+        names = [syms.function_at(r.rip)]
+        rbp = r.rbp
+        for _ in range(max_frames):
+            try:
+                frame = self.read_virt(rbp, 16)
+            except (ValueError, KernelError):
+                break
+            next_rbp = int.from_bytes(frame[:8], "little")
+            ret = int.from_bytes(frame[8:], "little")
+            if not ret:
+                break
+            names.append(syms.function_at(ret - 1))
+            if next_rbp <= rbp:
+                break
+            rbp = next_rbp
+        return names
+
     def gva2gpa(self, va):
         out = self.hmp(f"gva2gpa 0x{va:x}")
         m = re.search(r"gpa: (?:0x)?([0-9a-f]+)", out)  # QEMU prints physical 0 as "gpa: 0"
