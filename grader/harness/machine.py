@@ -95,6 +95,7 @@ class Machine:
         self.child = pexpect.spawn(config.QEMU, args, echo=False, timeout=None)
         self.child.delaybeforesend = None  # pexpect's default 50 ms per send adds up
         self.child.delayafterclose = self.child.delayafterterminate = 0
+        self.child.ptyproc.delayafterclose = self.child.ptyproc.delayafterterminate = 0
 
     # ---- serial ---------------------------------------------------------------
     @property
