@@ -62,6 +62,7 @@ SCRUBBED_ENV = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "SOLUTION",
                 "PYTHONSTARTUP", "CFLAGS", "LDFLAGS", "GRADESCOPE")
 KEPT_KIT_ENV = ("KIT_SEED", "KIT_QEMU", "KIT_BOOT_TIMEOUT", "KIT_COMMAND_TIMEOUT")
 TAG_VAR = "KIT_BATCH_TAG"
+PR_SET_CHILD_SUBREAPER = 36    # prctl(2): orphaned descendants become our children
 AS_REPORT_VAR = "KIT_AS_REPORT"
 # The assembler the batch build puts first (gcc -B): it reads what a student
 # object is assembled from, after the preprocessor and after C string literals
@@ -704,11 +705,16 @@ class Procs:
     process that loses its parent (a QEMU whose grade run was killed) becomes
     our child: reap_orphans() ends every child we did not start ourselves."""
 
-    def __init__(self):
+    def __init__(self, subreaper=True):
         self.lock = threading.Lock()
         self.active = set()
+        if subreaper:
+            self._become_subreaper()
+
+    @staticmethod
+    def _become_subreaper():
         try:
-            ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         except (OSError, AttributeError):
             pass
 

@@ -384,3 +384,40 @@ def test_gradescope_run_autograder_refuses_a_link(runs):
     res = autograder_results(runs["gs-link"])
     assert res["score"] == 0 and res["tests"] == []
     assert "symbolic link" in res["output"] and "not graded" in res["output"]
+
+
+def intake(path, tmp):
+    kit = batch.Kit(KIT)
+    return batch.read_submission(path, kit, tmp, batch.Procs(subreaper=False))
+
+
+def test_intake_maps_bare_and_nested_files(tmp_path):
+    """Bare files go to their lab's folder (Lab 4's warmup/ too); a header named like a kit
+    header and files outside starter/ are ignored, not taken."""
+    warmup = next((f for f in batch.Kit(KIT).bare if "/" in f), None)
+    files = {FILE: "int x;\n", "notes.txt": "hi\n", f"{LAB}/gdt.h": "#pragma once\n"}
+    if warmup:
+        files[warmup] = "int y;\n"
+    write(tmp_path / "bare", files)
+    got = intake(tmp_path / "bare", tmp_path)
+    assert STUDENT in got.files and len(got.files) == 1 + bool(warmup)
+    assert any("gdt.h" in p and "header named like" in why for p, why in got.ignored)
+    assert any(p == "notes.txt" for p, _ in got.ignored)
+
+
+def test_intake_reads_archives_without_extracting(tmp_path):
+    """A zip symlink is refused; a bundle with one branch and no HEAD is read at that branch."""
+    zpath = tmp_path / "link.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        info = zipfile.ZipInfo(STUDENT)
+        info.external_attr = (0o120777) << 16
+        zf.writestr(info, "/etc/passwd")
+    with pytest.raises(batch.Refused, match="symbolic link"):
+        intake(zpath, tmp_path)
+    bpath = tmp_path / "branch.bundle"
+    bundle(bpath, {STUDENT: "int z;\n"}, tmp_path)
+    repo = tmp_path / "only-branch.bundle"
+    subprocess.run(["git", "-C", str(tmp_path / "branch-repo"), "bundle", "create", "-q", str(repo), "main"],
+                   check=True, stderr=subprocess.DEVNULL)
+    (tmp_path / "b2").mkdir()
+    assert intake(repo, tmp_path / "b2").files == {STUDENT: b"int z;\n"}
