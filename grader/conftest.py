@@ -78,6 +78,20 @@ class MachinePool:
 
     def __init__(self):
         self.machines = {}
+        self.results = {}
+
+    def once(self, key, fn):
+        """Run fn() once per module (a stage several tests share): later callers
+        get its value, or its failure raised again (a KernelError included)."""
+        if key not in self.results:
+            try:
+                self.results[key] = (True, fn())
+            except AssertionError as e:
+                self.results[key] = (False, e)
+        ok, value = self.results[key]
+        if not ok:
+            raise value
+        return value
 
     def start(self, name, lab, via="pvh", **params):
         self.machines[name] = Machine(lab, params=params, via=via)

@@ -102,16 +102,7 @@ class Boots:
         return m
 
     def once(self, key, fn):
-        """Run fn() once per module; later callers get its value or its failure."""
-        if key not in self.cache:
-            try:
-                self.cache[key] = (True, fn())
-            except AssertionError as e:
-                self.cache[key] = (False, e)
-        ok, value = self.cache[key]
-        if not ok:
-            raise value
-        return value
+        return self.pool.once(key, fn)
 
     def why(self):
         return f"(KIT_SEED={self.seed} repeats this run)"

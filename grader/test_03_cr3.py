@@ -98,16 +98,7 @@ class Boots:
                 pass
 
     def once(self, key, fn):
-        """Run fn() once per module (a stage several tests share); re-raise its failure."""
-        if key not in self.cache:
-            try:
-                self.cache[key] = (True, fn())
-            except AssertionError as e:
-                self.cache[key] = (False, e)
-        ok, value = self.cache[key]
-        if not ok:
-            raise value
-        return value
+        return self.pool.once(key, fn)
 
     def why(self, name):
         lay = self.layouts[name]
@@ -156,18 +147,9 @@ def elf_symbol(name):
 
 
 def table_reader(m):
-    """read_u64(pa) over physical memory, with the kernel image (where all of
+    """read_u64(pa) over physical memory, the kernel image (where the core's and
     this lab's tables live) fetched in one read."""
-    start = elf_symbol("__kernel_start") - KERNEL_VMA
-    size = elf_symbol("__kernel_end") - KERNEL_VMA - start
-    image = m.read_phys(start, size)
-    other = m.phys_reader()
-
-    def read_u64(pa):
-        if start <= pa and pa + 8 <= start + size:
-            return int.from_bytes(image[pa - start:pa - start + 8], "little")
-        return other(pa)
-    return read_u64
+    return m.image_reader()
 
 
 def check_chain(m, printed, va, read_u64, cr3, where):

@@ -20,6 +20,7 @@ import pexpect
 from . import config, qemulog, regs as regs_mod
 
 PROMPT = "lab> "
+KERNEL_VMA = 0xFFFFFFFF80000000  # labs/kernel/include/kit/boot.h
 STOPPED = "kit: stopped"
 BOOT_TIMEOUT = float(os.environ.get("KIT_BOOT_TIMEOUT", 20))
 COMMAND_TIMEOUT = float(os.environ.get("KIT_COMMAND_TIMEOUT", 10))
@@ -326,9 +327,17 @@ class Machine:
         with open(path, "rb") as f:
             return f.read()
 
-    def phys_reader(self):
-        """A read_u64(pa) over a page cache: for walking page tables."""
+    def phys_reader(self, prefetch=None):
+        """A read_u64(pa) over a page cache: for walking page tables.
+        prefetch=(pa, size) reads that range in one go first (say, the kernel
+        image, where the core's and a lab's static tables live)."""
         pages = {}
+        if prefetch:
+            start, size = prefetch
+            start, end = start & ~0xFFF, (start + size + 0xFFF) & ~0xFFF
+            data = self.read_phys(start, end - start)
+            for off in range(0, end - start, 4096):
+                pages[start + off] = data[off:off + 4096]
 
         def read_u64(pa):
             page = pa & ~0xFFF
@@ -337,6 +346,13 @@ class Machine:
             off = pa & 0xFFF
             return int.from_bytes(pages[page][off:off + 8], "little")
         return read_u64
+
+    def image_reader(self):
+        """phys_reader() with the loaded kernel image prefetched (from the ELF)."""
+        from . import symbols
+        syms = symbols.load(self.elf)
+        start = syms.addr("__kernel_start") - KERNEL_VMA
+        return self.phys_reader((start, syms.addr("__kernel_end") - KERNEL_VMA - start))
 
     def backtrace(self, max_frames=32):
         """The functions on the stopped CPU's stack, innermost first, from QEMU's
@@ -391,6 +407,9 @@ class Machine:
                 os.killpg(pid, signal.SIGKILL)  # QEMU leads its own session (pty fork)
             except ProcessLookupError:
                 pass
+            deadline = time.monotonic() + 5
+            while self.child.isalive() and time.monotonic() < deadline:
+                time.sleep(0.002)  # isalive() reaps it once the kill lands
         self._reap()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
