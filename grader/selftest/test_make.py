@@ -22,3 +22,17 @@ def test_make_qemu_reaches_prompt_and_quits(smoke_iso):
         if child.isalive():
             os.killpg(child.pid, signal.SIGKILL)
         child.close(force=True)
+
+
+def test_two_grade_runs_at_once_do_not_collide():
+    """Two `make grade` runs in one checkout at once both build and grade cleanly."""
+    import subprocess
+    import sys
+    lab = config.labs()[0]
+    cmd = [sys.executable, str(config.KIT / "grader" / "grade.py"), "--quiet", "--solution",
+           "--lab", lab]
+    runs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    for r in runs:
+        _, err = r.communicate(timeout=300)
+        assert r.returncode == 0, f"a concurrent grade run of {lab} failed:\n{err[-2000:]}"
