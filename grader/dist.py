@@ -1,0 +1,427 @@
+#!/usr/bin/python3
+"""Student releases of the kit, and publishing a solution into one later.
+
+    dist.py release [--upto LAB] [--publish LAB] [--out DIR] [--name NAME] [--force]
+    dist.py publish --lab LAB --dist REPO [--upto LAB] [--out DIR]
+    dist.py leaks DIR                 the leak check alone, on any release folder
+
+release (`make dist UPTO=03 PUBLISH=01`) writes DIR/NAME/ (default
+build/dist/labs-upto-03/), a git repository of one commit, and DIR/NAME.tar.gz
+(the same files without .git). It holds: the core and build rules, labs/,
+starter/ and handouts of the labs up to UPTO (empty: all), solutions/ of the
+labs up to PUBLISH (empty: none), the grader a student runs (grade.py, the
+harness, the models and tests of those labs, the gdb commands), the TA guide,
+the site builder, the Makefile and README. Instructor tools the Makefile calls
+(make check, bench, grade-class, gradescope, dist, publish) are replaced by a
+short script that says they are not part of a student release. Files come
+from the kit's last commit (HEAD), never from uncommitted work.
+
+publish (`make publish LAB=02 DIST=build/dist/labs-upto-03`) adds
+solutions/LAB to an existing release as one new commit (students `git pull`),
+refreshes the kit's own files (labs/, grader/, handouts) from HEAD, and never
+touches starter/ files that were already released (those belong to the
+students now). --upto also releases further labs in the same commit. It also
+writes DIR/NAME-publish-LAB.tar.gz with the files the commit adds or changes,
+for students who started from the tarball.
+
+Both refuse (exit 1, nothing written or committed) when the leak check
+(grader/leaks.py) finds code of a solution that is not published anywhere in
+the release. Labs are named by number or folder: 3, 03, 03-cr3, cr3.
+"""
+import argparse
+import ast
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+GRADER = Path(__file__).resolve().parent
+KIT = GRADER.parent
+sys.path.insert(0, str(GRADER))
+import leaks  # noqa: E402
+
+MANIFEST = ".release.json"
+TOP_FILES = ("Makefile", "README.md", ".gitignore", ".editorconfig", ".clang-format")
+INSTRUCTOR_HANDOUTS = ("instructor-guide.md", "releasing.md")
+GRADER_ALWAYS = ("grader/grade.py", "grader/conftest.py")
+STAFF = ("Course staff", "staff@course.invalid")
+
+
+class DistError(Exception):
+    pass
+
+
+# ---- the kit's files -------------------------------------------------------------
+
+def git(*args, cwd=KIT, check=True, env=None):
+    r = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env=env)
+    if check and r.returncode != 0:
+        raise DistError(f"git {' '.join(args)} failed in {cwd}:\n{r.stderr.strip()}")
+    return r.stdout
+
+
+def snapshot(kit=KIT, rev="HEAD"):
+    """{path: (mode, bytes)} of every file of the kit's commit `rev`."""
+    data = subprocess.run(["git", "archive", "--format=tar", rev], cwd=kit,
+                          capture_output=True)
+    if data.returncode != 0:
+        raise DistError(f"git archive {rev} failed in {kit}: {data.stderr.decode().strip()}")
+    files = {}
+    with tarfile.open(fileobj=io.BytesIO(data.stdout)) as tar:
+        for m in tar:
+            if m.isfile():
+                files[m.name] = (0o755 if m.mode & 0o111 else 0o644, tar.extractfile(m).read())
+    return files
+
+
+def all_labs(files):
+    """The lab folders of a snapshot, in order (labs/NN-name)."""
+    return sorted({p.split("/")[1] for p in files
+                   if re.match(r"labs/\d\d-[^/]+/", p)})
+
+
+def resolve(spec, labs, what):
+    """'3' | '03' | '03-cr3' | 'cr3' -> '03-cr3'."""
+    spec = spec.strip()
+    for lab in labs:
+        if spec in (lab, lab[:2], lab[3:]) or (spec.isdigit() and int(spec) == int(lab[:2])):
+            return lab
+    raise DistError(f"{what}: no lab '{spec}' (labs: {' '.join(labs)})")
+
+
+def labs_upto(labs, spec, what, empty_all):
+    if not spec:
+        return list(labs) if empty_all else []
+    last = resolve(spec, labs, what)
+    return labs[:labs.index(last) + 1]
+
+
+# ---- what a release holds ------------------------------------------------------------
+
+def grader_imports(files, roots):
+    """The grader's Python files that roots import, transitively (grader/ is on sys.path)."""
+    have = {p for p in files if p.startswith("grader/") and p.endswith(".py")}
+    keep, todo = set(), [r for r in roots if r in files]
+    while todo:
+        path = todo.pop()
+        if path in keep:
+            continue
+        keep.add(path)
+        try:
+            tree = ast.parse(files[path][1].decode())
+        except SyntaxError:
+            continue
+        here = str(Path(path).parent)
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    pkg = Path(here)
+                    for _ in range(node.level - 1):
+                        pkg = pkg.parent
+                    prefix = str(pkg.relative_to("grader")).replace("/", ".")
+                    base = ".".join(x for x in (prefix if prefix != "." else "", base) if x)
+                names = [base] + [f"{base}.{a.name}" if base else a.name for a in node.names]
+            for name in names:
+                rel = name.replace(".", "/")
+                for cand in (f"grader/{rel}.py", f"grader/{rel}/__init__.py"):
+                    if cand in have:
+                        todo.append(cand)
+                pkg_dir = f"grader/{rel}/"
+                if f"{pkg_dir}__init__.py" in have:   # a package ships whole
+                    todo += [p for p in have if p.startswith(pkg_dir)]
+    return keep
+
+
+def makefile_scripts(files):
+    """The grader/handouts scripts the Makefile runs: {path: target names}."""
+    text = files["Makefile"][1].decode() if "Makefile" in files else ""
+    scripts, target = {}, None
+    for line in text.splitlines():
+        m = re.match(r"^([\w.-]+(?:\s+[\w.-]+)*)\s*:(?!=)", line)
+        if m:
+            target = m.group(1).split()[0]
+        elif line.startswith("\t") and target:
+            for s in re.findall(r"\$\(KIT\)/((?:grader|handouts)/[\w/.-]+\.py)", line):
+                scripts.setdefault(s, []).append(target)
+    return scripts
+
+
+def stub_script(path, targets):
+    what = ", ".join(f"make {t}" for t in targets) or path
+    return (f'#!/usr/bin/python3\n"""Left out of this student release: {path} is an instructor tool."""\n'
+            f"import sys\n\nsys.exit(\"{what}: an instructor tool of the kit, not part of this "
+            f"student release (it needs every lab's solution). Grade your work with `make grade`.\")\n"
+            ).encode()
+
+
+def plan(files, released, published):
+    """{path: (mode, bytes)} of a release of the labs `released` with the solutions
+    of `published`, from a kit snapshot `files`."""
+    out = {}
+
+    def take(p):
+        out[p] = files[p]
+
+    for p in files:
+        parts = p.split("/")
+        top = parts[0]
+        if p in TOP_FILES:
+            take(p)
+        elif top == "labs":
+            if p == "labs/rules.mk" or parts[1] == "kernel" or parts[1] in released:
+                take(p)
+        elif top == "starter" and parts[1] in released:
+            take(p)
+        elif top == "solutions" and parts[1] in published:
+            take(p)
+        elif top == "handouts":
+            name = parts[1]
+            if name == "site" or (name == "img" and len(parts) > 2 and parts[2][:2] in
+                                  {l[:2] for l in released}):
+                take(p)
+            elif len(parts) == 2 and name.endswith(".md") and name not in INSTRUCTOR_HANDOUTS:
+                if not re.match(r"\d\d-", name) or name[:-3] in released:
+                    take(p)
+        elif top == "grader" and len(parts) > 1 and parts[1] == "gdb":
+            take(p)
+    tests = [p for p in files if re.match(r"grader/test_\d\d_\w+\.py$", p)
+             and any(p[12:14] == l[:2] for l in released)]
+    for p in grader_imports(files, list(GRADER_ALWAYS) + tests):
+        take(p)
+    for script, targets in makefile_scripts(files).items():
+        if script not in out:
+            out[script] = (0o755, stub_script(script, targets))
+    return out
+
+
+def manifest(released, published, commit, history):
+    return (json.dumps({
+        "note": "A student release of the kit, made by grader/dist.py. The instructor adds "
+                "solutions with `make publish LAB=.. DIST=<this repository>`.",
+        "labs": released, "published": published, "kit_commit": commit,
+        "history": history}, indent=1) + "\n").encode()
+
+
+# ---- the leak check ---------------------------------------------------------------
+
+def check_leaks(release, files, published):
+    """Every place the release holds code of a solution it does not publish."""
+    units = [u for lab in sorted({p.split("/")[1] for p in files if p.startswith("solutions/")})
+             if lab not in published for u in leaks.solution_units(_texts(files), lab)]
+    return leaks.find_leaks(_texts(release), units)
+
+
+def _texts(files):
+    out = {}
+    for p, (_, data) in files.items():
+        if b"\0" in data[:4096]:
+            continue
+        out[p] = data.decode("utf-8", errors="replace")
+    return out
+
+
+def leak_report(found):
+    lines = {}
+    for leak in found:
+        key = (leak.path, leak.unit.source)
+        lines.setdefault(key, []).append(leak)
+    out = []
+    for (path, source), group in sorted(lines.items()):
+        names = ", ".join(sorted({l.unit.name for l in group}))
+        first = max(group, key=lambda l: len(l.matched))
+        out.append(f"  {path}: code of unpublished {source} ({names}); "
+                   f"lines {', '.join(map(str, first.matched[:10]))}")
+    return "\n".join(out)
+
+
+# ---- writing a release ------------------------------------------------------------
+
+def write_tree(root, files):
+    for p, (mode, data) in files.items():
+        dest = root / p
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+        dest.chmod(mode)
+
+
+def git_env():
+    """Commit as the instructor when git knows them, else as 'Course staff'."""
+    env = dict(os.environ)
+    if not git("config", "user.name", check=False).strip():
+        env.setdefault("GIT_AUTHOR_NAME", STAFF[0])
+        env.setdefault("GIT_COMMITTER_NAME", STAFF[0])
+    if not git("config", "user.email", check=False).strip():
+        env.setdefault("GIT_AUTHOR_EMAIL", STAFF[1])
+        env.setdefault("GIT_COMMITTER_EMAIL", STAFF[1])
+    return env
+
+
+def tarball(path, root, files, prefix):
+    with tarfile.open(path, "w:gz") as tar:
+        for p in sorted(files):
+            info = tar.gettarinfo(str(root / p), arcname=f"{prefix}/{p}")
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            with open(root / p, "rb") as f:
+                tar.addfile(info, f)
+
+
+def describe(released, published):
+    span = f"{released[0][:2]}-{released[-1][:2]}" if len(released) > 1 else released[0][:2]
+    pub = ", ".join(l[:2] for l in published) or "none"
+    return f"labs {span}, solutions {pub}"
+
+
+def release(kit, upto, publish, out, name=None, force=False):
+    files = snapshot(kit)
+    labs = all_labs(files)
+    if not labs:
+        raise DistError("no labs in the kit's last commit")
+    released = labs_upto(labs, upto, "UPTO", empty_all=True)
+    published = labs_upto(labs, publish, "PUBLISH", empty_all=False)
+    if not set(published) <= set(released):
+        raise DistError(f"PUBLISH={publish} is past UPTO={upto}: publish only released labs")
+    name = name or f"labs-upto-{released[-1][:2]}"
+    root, tgz = Path(out) / name, Path(out) / f"{name}.tar.gz"
+    if root.exists() and not force:
+        raise DistError(f"{root} exists: it may be the repository students cloned. To add a "
+                        f"solution use `make publish LAB=.. DIST={root}`; to start over remove it "
+                        f"(or pass --force)")
+    commit = git("rev-parse", "HEAD", cwd=kit).strip()
+    content = plan(files, released, published)
+    found = check_leaks(content, files, published)
+    if found:
+        raise DistError("unpublished solution code in the release, nothing written:\n"
+                        + leak_report(found))
+    content[MANIFEST] = (0o644, manifest(released, published, commit,
+                                         [{"release": describe(released, published), "kit_commit": commit}]))
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    write_tree(root, content)
+    env = git_env()
+    git("init", "-q", "-b", "main", cwd=root)
+    git("add", "-A", cwd=root)
+    git("commit", "-q", "-m", f"Student release: {describe(released, published)}\n\n"
+        f"Made from the kit's commit {commit} by grader/dist.py.", cwd=root, env=env)
+    tarball(tgz, root, content, name)
+    return root, tgz, released, published, len(content)
+
+
+def publish(kit, lab_spec, dist, upto=None, out=None):
+    dist = Path(dist).resolve()
+    if not (dist / MANIFEST).exists() or not (dist / ".git").exists():
+        raise DistError(f"{dist} is not a release repository (no {MANIFEST} or .git): "
+                        f"make one with `make dist`")
+    if git("status", "--porcelain", cwd=dist).strip():
+        raise DistError(f"{dist} has uncommitted changes: commit or remove them first")
+    man = json.loads((dist / MANIFEST).read_text())
+    files = snapshot(kit)
+    labs = all_labs(files)
+    lab = resolve(lab_spec, labs, "LAB")
+    released = list(man["labs"])
+    if upto:
+        more = labs_upto(labs, upto, "--upto", empty_all=True)
+        released = sorted(set(released) | set(more))
+    if lab not in released:
+        raise DistError(f"lab {lab} is not in this release (labs {', '.join(released)}): "
+                        f"add --upto {lab[:2]} to release it too")
+    published = sorted(set(man["published"]) | {lab})
+    if published == sorted(man["published"]) and released == man["labs"]:
+        raise DistError(f"solutions/{lab} is already published in {dist}")
+    content = plan(files, released, published)
+    # Starter files already released are the students' now: keep the release's.
+    old = {p for p in git("ls-files", "-z", cwd=dist).split("\0") if p}
+    kept = []
+    for p in list(content):
+        if p.startswith("starter/") and p.split("/")[1] in man["labs"]:
+            if p in old:
+                if (dist / p).read_bytes() != content[p][1]:
+                    kept.append(p)
+                content[p] = (content[p][0], (dist / p).read_bytes())
+    for p in old:
+        if p.startswith("starter/") and p.split("/")[1] in man["labs"] and p not in content:
+            content[p] = (0o644, (dist / p).read_bytes())
+    found = check_leaks(content, files, published)
+    if found:
+        raise DistError("unpublished solution code in the update, nothing committed:\n"
+                        + leak_report(found))
+    commit = git("rev-parse", "HEAD", cwd=kit).strip()
+    what = f"solutions/{lab}" + (f" and labs {', '.join(l[:2] for l in released if l not in man['labs'])}"
+                                 if released != man["labs"] else "")
+    history = man.get("history", []) + [{"publish": what, "kit_commit": commit}]
+    content[MANIFEST] = (0o644, manifest(released, published, commit, history))
+    changed = [p for p, (_, data) in content.items()
+               if p not in old or (dist / p).read_bytes() != data]
+    for p in sorted(old - set(content)):
+        (dist / p).unlink()
+    write_tree(dist, {p: content[p] for p in changed})
+    git("add", "-A", cwd=dist)
+    git("commit", "-q", "-m", f"Publish {what}\n\nFrom the kit's commit {commit} by grader/dist.py.",
+        cwd=dist, env=git_env())
+    out = Path(out) if out else dist.parent
+    tgz = out / f"{dist.name}-publish-{lab[:2]}.tar.gz"
+    out.mkdir(parents=True, exist_ok=True)
+    tarball(tgz, dist, changed, dist.name)
+    return what, sorted(changed), sorted(old - set(content)), kept, tgz
+
+
+# ---- command line ------------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("release", help="build a student release (make dist)")
+    r.add_argument("--upto", default="", help="last lab released (empty: all)")
+    r.add_argument("--publish", default="", help="last lab whose solution ships (empty: none)")
+    r.add_argument("--out", default=str(KIT / "build" / "dist"))
+    r.add_argument("--name")
+    r.add_argument("--force", action="store_true", help="replace an existing release folder")
+    p = sub.add_parser("publish", help="publish one more solution into a release (make publish)")
+    p.add_argument("--lab", required=True)
+    p.add_argument("--dist", required=True, help="the release repository")
+    p.add_argument("--upto", help="also release the labs up to this one")
+    p.add_argument("--out", help="where the update tarball goes (default: beside the repository)")
+    k = sub.add_parser("leaks", help="run the leak check on a release folder")
+    k.add_argument("dir")
+    args = ap.parse_args()
+    try:
+        if args.cmd == "release":
+            root, tgz, released, published, n = release(KIT, args.upto, args.publish, args.out,
+                                                         args.name, args.force)
+            print(f"dist: {describe(released, published)}: {n} files, no unpublished solution inside")
+            print(f"dist: repository {root}  (students clone it)")
+            print(f"dist: tarball    {tgz}")
+        elif args.cmd == "publish":
+            if not args.dist:
+                raise DistError("say which release: DIST=<release repository>")
+            what, changed, removed, kept, tgz = publish(KIT, args.lab, args.dist, args.upto, args.out)
+            print(f"dist: published {what} into {args.dist}: {len(changed)} file(s) added or "
+                  f"changed, {len(removed)} removed, one commit; students run `git pull`")
+            for p in kept:
+                print(f"dist: note: {p} differs in the kit, but students own it: left as released")
+            print(f"dist: the same files as a tarball: {tgz}")
+        else:
+            root = Path(args.dir)
+            man = json.loads((root / MANIFEST).read_text()) if (root / MANIFEST).exists() else {}
+            rel = {str(f.relative_to(root)): (0o644, f.read_bytes()) for f in root.rglob("*")
+                   if f.is_file() and ".git" not in f.relative_to(root).parts}
+            found = check_leaks(rel, snapshot(KIT), man.get("published", []))
+            print(leak_report(found) if found else f"dist: no unpublished solution in {root}")
+            sys.exit(1 if found else 0)
+    except DistError as e:
+        sys.exit(f"dist: {e}")
+
+
+if __name__ == "__main__":
+    main()
