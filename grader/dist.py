@@ -3,6 +3,7 @@
 
     dist.py release [--upto LAB] [--publish LAB] [--out DIR] [--name NAME] [--force]
     dist.py publish --lab LAB --dist REPO [--upto LAB] [--out DIR]
+    dist.py update --dist REPO [--upto LAB] [--out DIR]
     dist.py leaks DIR                 the leak check alone, on any release folder
 
 release (`make dist UPTO=03 PUBLISH=01`) writes DIR/NAME/ (default
@@ -22,7 +23,8 @@ refreshes the kit's own files (labs/, grader/, handouts) from HEAD, and never
 touches starter/ files that were already released (those belong to the
 students now). --upto also releases further labs in the same commit. It also
 writes DIR/NAME-publish-LAB.tar.gz with the files the commit adds or changes,
-for students who started from the tarball.
+for students who started from the tarball. update does the same without a
+solution: a fix to the grader or a lab's kit side, or (--upto) the next labs.
 
 Both refuse (exit 1, nothing written or committed) when the leak check
 (grader/leaks.py) finds code of a solution that is not published anywhere in
@@ -319,6 +321,8 @@ def release(kit, upto, publish, out, name=None, force=False):
 
 
 def publish(kit, lab_spec, dist, upto=None, out=None):
+    """Add solutions/<lab> (lab_spec None: nothing, an update of the kit's files only)
+    and the labs up to `upto` to the release repository dist, as one commit."""
     dist = Path(dist).resolve()
     if not (dist / MANIFEST).exists() or not (dist / ".git").exists():
         raise DistError(f"{dist} is not a release repository (no {MANIFEST} or .git): "
@@ -328,52 +332,68 @@ def publish(kit, lab_spec, dist, upto=None, out=None):
     man = json.loads((dist / MANIFEST).read_text())
     files = snapshot(kit)
     labs = all_labs(files)
-    lab = resolve(lab_spec, labs, "LAB")
     released = list(man["labs"])
     if upto:
-        more = labs_upto(labs, upto, "--upto", empty_all=True)
-        released = sorted(set(released) | set(more))
-    if lab not in released:
-        raise DistError(f"lab {lab} is not in this release (labs {', '.join(released)}): "
-                        f"add --upto {lab[:2]} to release it too")
-    published = sorted(set(man["published"]) | {lab})
-    if published == sorted(man["published"]) and released == man["labs"]:
-        raise DistError(f"solutions/{lab} is already published in {dist}")
-    content = plan(files, released, published)
-    # Starter files already released are the students' now: keep the release's.
-    old = {p for p in git("ls-files", "-z", cwd=dist).split("\0") if p}
-    kept = []
-    for p in list(content):
-        if p.startswith("starter/") and p.split("/")[1] in man["labs"]:
-            if p in old:
-                if (dist / p).read_bytes() != content[p][1]:
-                    kept.append(p)
-                content[p] = (content[p][0], (dist / p).read_bytes())
-    for p in old:
-        if p.startswith("starter/") and p.split("/")[1] in man["labs"] and p not in content:
-            content[p] = (0o644, (dist / p).read_bytes())
+        released = sorted(set(released) | set(labs_upto(labs, upto, "--upto", empty_all=True)))
+    added = [l for l in released if l not in man["labs"]]
+    published = sorted(man["published"])
+    lab = resolve(lab_spec, labs, "LAB") if lab_spec else None
+    if lab:
+        if lab not in released:
+            raise DistError(f"lab {lab} is not in this release (labs {', '.join(released)}): "
+                            f"add --upto {lab[:2]} to release it too")
+        if lab in published and not added:
+            raise DistError(f"solutions/{lab} is already published in {dist}")
+        published = sorted(set(published) | {lab})
+    content, kept = keep_students_files(plan(files, released, published), dist, man["labs"])
     found = check_leaks(content, files, published)
     if found:
         raise DistError("unpublished solution code in the update, nothing committed:\n"
                         + leak_report(found))
     commit = git("rev-parse", "HEAD", cwd=kit).strip()
-    what = f"solutions/{lab}" + (f" and labs {', '.join(l[:2] for l in released if l not in man['labs'])}"
-                                 if released != man["labs"] else "")
-    history = man.get("history", []) + [{"publish": what, "kit_commit": commit}]
+    what = " and ".join(x for x in (f"solutions/{lab}" if lab else "",
+                                    f"labs {', '.join(l[:2] for l in added)}" if added else "")
+                        if x) or "the kit's files as of its last commit"
+    history = man.get("history", []) + [{"publish" if lab else "update": what, "kit_commit": commit}]
     content[MANIFEST] = (0o644, manifest(released, published, commit, history))
+    old = tracked(dist)
     changed = [p for p, (_, data) in content.items()
                if p not in old or (dist / p).read_bytes() != data]
-    for p in sorted(old - set(content)):
+    removed = sorted(old - set(content))
+    if changed == [MANIFEST] and not removed:
+        raise DistError(f"nothing to update: {dist} already holds the kit's last commit")
+    for p in removed:
         (dist / p).unlink()
     write_tree(dist, {p: content[p] for p in changed})
     git("add", "-A", cwd=dist)
-    git("commit", "-q", "-m", f"Publish {what}\n\nFrom the kit's commit {commit} by grader/dist.py.",
-        cwd=dist, env=git_env())
+    git("commit", "-q", "-m", f"{'Publish' if lab else 'Update'} {what}\n\n"
+        f"From the kit's commit {commit} by grader/dist.py.", cwd=dist, env=git_env())
     out = Path(out) if out else dist.parent
-    tgz = out / f"{dist.name}-publish-{lab[:2]}.tar.gz"
+    tgz = out / f"{dist.name}-{'publish-' + lab[:2] if lab else 'update-' + commit[:7]}.tar.gz"
     out.mkdir(parents=True, exist_ok=True)
     tarball(tgz, dist, changed, dist.name)
-    return what, sorted(changed), sorted(old - set(content)), kept, tgz
+    return what, sorted(changed), removed, kept, tgz
+
+
+def tracked(repo):
+    return {p for p in git("ls-files", "-z", cwd=repo).split("\0") if p}
+
+
+def keep_students_files(content, dist, released_before):
+    """Starter files of labs already released belong to the students now: take the
+    release's own copies (a changed starter would make their merge conflict).
+    Returns (content, the starter files the kit changed since)."""
+    old, kept = tracked(dist), []
+    for p in list(content):
+        if p.startswith("starter/") and p.split("/")[1] in released_before and p in old:
+            data = (dist / p).read_bytes()
+            if data != content[p][1]:
+                kept.append(p)
+            content[p] = (content[p][0], data)
+    for p in old:
+        if p.startswith("starter/") and p.split("/")[1] in released_before and p not in content:
+            content[p] = (0o644, (dist / p).read_bytes())
+    return content, sorted(kept)
 
 
 # ---- command line ------------------------------------------------------------------
@@ -392,6 +412,11 @@ def main():
     p.add_argument("--dist", required=True, help="the release repository")
     p.add_argument("--upto", help="also release the labs up to this one")
     p.add_argument("--out", help="where the update tarball goes (default: beside the repository)")
+    u = sub.add_parser("update", help="bring a release's kit files (labs, grader, handouts) up to "
+                       "the kit's last commit, publishing nothing")
+    u.add_argument("--dist", required=True, help="the release repository")
+    u.add_argument("--upto", help="also release the labs up to this one")
+    u.add_argument("--out", help="where the update tarball goes (default: beside the repository)")
     k = sub.add_parser("leaks", help="run the leak check on a release folder")
     k.add_argument("dir")
     args = ap.parse_args()
@@ -402,12 +427,14 @@ def main():
             print(f"dist: {describe(released, published)}: {n} files, no unpublished solution inside")
             print(f"dist: repository {root}  (students clone it)")
             print(f"dist: tarball    {tgz}")
-        elif args.cmd == "publish":
+        elif args.cmd in ("publish", "update"):
             if not args.dist:
                 raise DistError("say which release: DIST=<release repository>")
-            what, changed, removed, kept, tgz = publish(KIT, args.lab, args.dist, args.upto, args.out)
-            print(f"dist: published {what} into {args.dist}: {len(changed)} file(s) added or "
-                  f"changed, {len(removed)} removed, one commit; students run `git pull`")
+            lab = args.lab if args.cmd == "publish" else None
+            what, changed, removed, kept, tgz = publish(KIT, lab, args.dist, args.upto, args.out)
+            print(f"dist: {'published' if lab else 'updated'} {what} in {args.dist}: {len(changed)} "
+                  f"file(s) added or changed, {len(removed)} removed, one commit")
+            print(f"dist: push it (git -C {args.dist} push); students then run `git pull`")
             for p in kept:
                 print(f"dist: note: {p} differs in the kit, but students own it: left as released")
             print(f"dist: the same files as a tarball: {tgz}")
@@ -415,7 +442,7 @@ def main():
             root = Path(args.dir)
             man = json.loads((root / MANIFEST).read_text()) if (root / MANIFEST).exists() else {}
             rel = {str(f.relative_to(root)): (0o644, f.read_bytes()) for f in root.rglob("*")
-                   if f.is_file() and ".git" not in f.relative_to(root).parts}
+                   if f.is_file() and not {".git", "build"} & set(f.relative_to(root).parts)}
             found = check_leaks(rel, snapshot(KIT), man.get("published", []))
             print(leak_report(found) if found else f"dist: no unpublished solution in {root}")
             sys.exit(1 if found else 0)

@@ -54,14 +54,20 @@ def handout_title(path):
     return lines[0][2:].strip() if lines and lines[0].startswith("# ") else path.stem
 
 
-def first_sentence(path):
-    """The handout's first paragraph after its title, cut to one sentence."""
+def first_sentence(path, limit=170):
+    """The handout's first paragraph after its title, cut to one sentence
+    (and to about `limit` characters, at a word)."""
     text = path.read_text(errors="replace").split("\n\n")
     for para in text[1:]:
         para = " ".join(para.split())
         if para and not para.startswith(("#", "```", "|", "---", "*", "-", ">")):
-            m = re.match(r"(.+?[.:])(\s|$)", para)
-            return m.group(1) if m else para
+            m = re.match(r"(.+?[.!?])(\s|$)", para)
+            sentence = m.group(1) if m else para
+            if len(sentence) > limit:
+                cut = sentence[:limit].rsplit(" ", 1)[0].rstrip(",;:")
+                if cut.count("`") % 2 == 0 and cut.count("*") % 2 == 0:
+                    sentence = cut + " …"
+            return sentence
     return ""
 
 
