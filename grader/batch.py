@@ -378,8 +378,10 @@ def scan_tar(path, kit):
                     out.append(Entry(name, "device"))
                 else:
                     out.append(Entry(name, "other"))
-    except (tarfile.TarError, EOFError, OSError, ValueError) as e:
-        raise Refused(f"not a readable tar archive ({e})")
+    except Refused:
+        raise
+    except Exception as e:  # tarfile, gzip, zlib, lzma and bz2 each have their own errors
+        raise Refused(f"not a readable tar archive ({type(e).__name__}: {e})")
     finally:
         raw.close()
     return out
@@ -407,8 +409,10 @@ def scan_zip(path, kit):
                         with zf.open(info) as f:
                             data = f.read(MAX_FILE + 1)
                     out.append(Entry(name, "file", info.file_size, data=data))
-    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as e:
-        raise Refused(f"not a readable zip archive ({e})")
+    except Refused:
+        raise
+    except Exception as e:  # zipfile, zlib, lzma and bz2 each have their own errors
+        raise Refused(f"not a readable zip archive ({type(e).__name__}: {e})")
     return out
 
 
@@ -425,7 +429,7 @@ def scan_bundle(path, tmp, procs, env_extra=None):
     repo = Path(tmp) / "bundle.git"
     env = git_env(tmp, env_extra)
 
-    def git(*args, data=False):
+    def git(*args):
         r = procs.run(["git", *args], env=env, timeout=GIT_TIMEOUT, capture=True)
         if r.returncode != 0:
             raise Refused(f"not a usable git bundle (git {args[0]}: "
@@ -435,7 +439,7 @@ def scan_bundle(path, tmp, procs, env_extra=None):
 
     git("init", "-q", "--bare", str(repo))
     heads = {}
-    for line in git("-C", str(repo), "bundle", "list-heads", str(path), data=True).decode().splitlines():
+    for line in git("-C", str(repo), "bundle", "list-heads", str(path)).decode(errors="replace").splitlines():
         sha, _, ref = line.partition(" ")
         heads[ref.strip()] = sha
     branches = [r for r in heads if r.startswith("refs/heads/")]
@@ -446,8 +450,7 @@ def scan_bundle(path, tmp, procs, env_extra=None):
                       "(make it with: git bundle create <name>.bundle HEAD main)")
     git("-C", str(repo), "-c", "transfer.fsckObjects=true", "fetch", "-q", "--no-tags",
         str(path), f"+{ref}:refs/kit/graded")
-    listing = git("-C", str(repo), "ls-tree", "-r", "-z", "--long", "--full-tree", "refs/kit/graded",
-                  data=True)
+    listing = git("-C", str(repo), "ls-tree", "-r", "-z", "--long", "--full-tree", "refs/kit/graded")
     budget = Budget()
     out = []
     for rec in listing.split(b"\0"):
@@ -461,7 +464,7 @@ def scan_bundle(path, tmp, procs, env_extra=None):
         sha = sha.decode()
 
         def blob(limit, sha=sha):
-            return git("-C", str(repo), "cat-file", "blob", sha, data=True)[:limit + 1]
+            return git("-C", str(repo), "cat-file", "blob", sha)[:limit + 1]
         if mode == b"120000":
             out.append(Entry(name, "symlink", target=blob(255).decode(errors="replace")))
         elif otype == b"commit":
@@ -870,6 +873,10 @@ class Batch:
             out.status, out.reason = "refused", str(e)
             out.labs.clear()
             out.log.append(f"REFUSED: {e}")
+        except Exception as e:  # the grader's own fault: this submission only
+            import traceback
+            out.status, out.reason = "error", f"grader error: {type(e).__name__}: {e}"
+            out.log.append(traceback.format_exc())
         finally:
             kill_tagged(tag)
             with self.lock:
