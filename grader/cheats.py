@@ -36,7 +36,7 @@ MODES = KERNEL_MODES + SOURCE_MODES
 VERDICT_WORDS = re.compile(r"timeout|hang|triple fault|reset itself|flood|left QEMU|not implemented|"
                            r"build error|panic|stopped unexpectedly|expected|assert|!=|==|not", re.I)
 # Short bounds: a cheat is judged in seconds, not the default grading timeouts.
-FAST_ENV = {"KIT_BOOT_TIMEOUT": "4", "KIT_COMMAND_TIMEOUT": "3"}
+FAST_ENV = {"KIT_BOOT_TIMEOUT": "3", "KIT_COMMAND_TIMEOUT": "2"}
 
 
 def c_string(text):
@@ -85,25 +85,28 @@ def lab_student_files(lab):
     return m.group(1).split() if m else []
 
 
-def make_source_cheat(lab, mode, root):
-    """A submission folder: the solution with one file broken."""
-    sub = Path(root) / lab / mode / "submission"
+def make_source_cheat(labs, mode, root):
+    """A submission folder: the solutions, with each lab's first student file broken."""
+    sub = Path(root) / mode / "submission"
     for l in config.labs():
         src = config.KIT / "solutions" / l
         if src.is_dir():
             shutil.copytree(src, sub / "starter" / l, dirs_exist_ok=True)
-    target = sub / "starter" / lab / lab_student_files(lab)[0]
-    text = target.read_text()
-    if mode == "syntax":
-        target.write_text(text + "\nint cheat_syntax_error( {\n")
-    else:  # missing: the file compiles to nothing, so its functions are undefined at link
-        target.write_text("#if 0\n" + text + "\n#endif\n")
+    for lab in labs:
+        target = sub / "starter" / lab / lab_student_files(lab)[0]
+        text = target.read_text()
+        if mode == "syntax":
+            target.write_text(text + "\nint cheat_syntax_error( {\n")
+        else:  # missing: the file compiles to nothing, so its functions are undefined at link
+            target.write_text("#if 0\n" + text + "\n#endif\n")
     return sub
 
 
-def grade(lab, mode, root, submission=None):
-    out = Path(root) / lab / f"{mode}.json"
-    cmd = [PY, str(GRADER / "grade.py"), "--quiet", "--jobs", "1", "--lab", lab, "--json", str(out)]
+def grade(labs, mode, root, submission=None):
+    """Grade every lab of `labs` against the cheat `mode` in one grade run."""
+    out = Path(root) / f"{mode}.json"
+    cmd = [PY, str(GRADER / "grade.py"), "--quiet", "--jobs", str(min(2, len(labs))),
+           "--json", str(out)] + sum((["--lab", l] for l in labs), [])
     if submission:
         cmd += ["--submission", str(submission)]
     else:
@@ -111,7 +114,7 @@ def grade(lab, mode, root, submission=None):
     env = dict(os.environ, **FAST_ENV)
     env.pop("KIT_TRANSCRIPTS", None)
     t = time.monotonic()
-    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, timeout=300)
+    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, timeout=600)
     return json.loads(out.read_text()), time.monotonic() - t
 
 
@@ -142,26 +145,27 @@ def qemu_leftovers(root):
 
 
 def run(transcripts, plan, jobs=2):
-    """Build and grade each (lab, mode) of plan; return rows and leftover QEMU pids."""
+    """Build and grade each (lab, mode) of plan, one grade run per mode;
+    return rows (lab, mode, problems, seconds, result) and leftover QEMU pids."""
     root = Path(tempfile.mkdtemp(prefix="kit-cheats-"))
-    rows = []
-
-    def one(lab_mode):
-        lab, mode = lab_mode
-        if mode in KERNEL_MODES:
-            header = root / f"{lab}-replay.h"
-            if not header.exists():
-                write_header(replay_table(transcripts, lab), header)
-            build_kernel_cheat(lab, mode, root, header)
-            result, secs = grade(lab, mode, root)
-        else:
-            result, secs = grade(lab, mode, root, make_source_cheat(lab, mode, root))
-        return lab, mode, judge(lab, mode, result, secs), secs, result
-
-    for lab in {lab for lab, _ in plan}:  # headers first, so parallel builds share them
+    by_mode = {}
+    for lab, mode in plan:
+        by_mode.setdefault(mode, []).append(lab)
+    for lab in {lab for lab, _ in plan}:
         write_header(replay_table(transcripts, lab), root / f"{lab}-replay.h")
+
+    def one(mode):
+        labs = by_mode[mode]
+        if mode in KERNEL_MODES:
+            for lab in labs:
+                build_kernel_cheat(lab, mode, root, root / f"{lab}-replay.h")
+            result, secs = grade(labs, mode, root)
+        else:
+            result, secs = grade(labs, mode, root, make_source_cheat(labs, mode, root))
+        return [(lab, mode, judge(lab, mode, result, secs), secs, result) for lab in labs]
+
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        rows = list(pool.map(one, plan))
+        rows = [row for rows in pool.map(one, list(by_mode)) for row in rows]
     left = qemu_leftovers(root)
     shutil.rmtree(root, ignore_errors=True)
     return rows, left
@@ -185,7 +189,8 @@ def main():
     bad = False
     for lab, mode, problems, secs, result in rows:
         n = len([r for r in result["results"] if r["lab"] == lab])
-        print(f"{lab:<18} {mode:<11} {'caught' if not problems else 'MISSED':<7} {n:>3} tests {secs:5.1f}s")
+        print(f"{lab:<18} {mode:<11} {'caught' if not problems else 'MISSED':<7} {n:>3} tests "
+              f"(run of the mode: {secs:5.1f}s)")
         for p in problems:
             print(f"    {p}")
         bad |= bool(problems)
