@@ -13,9 +13,9 @@ device files, paths that leave the submission, oversized files and archive
 bombs refuse the whole submission, with the reason.
 
 Output in DIR (default build/grade-class): gradebook.csv, gradebook.json and
-logs/<student>.log. Exits 0 when every submission was graded (whatever its
-score), 1 when one was refused, did not build, timed out or failed, 2 on a
-usage error.
+logs/<student>.log. Exits 0 once the gradebook is written (refused, build-error
+and timeout are verdicts on submissions), 1 when the grader itself failed on a
+submission (status error), 2 on a usage error.
 """
 import argparse
 import csv
@@ -1158,7 +1158,7 @@ def main(argv=None):
         counts[o.status] = counts.get(o.status, 0) + 1
     print(f"batch: {', '.join(f'{n} {s}' for s, n in sorted(counts.items()))} in {elapsed:.1f}s; "
           f"gradebook in {out_dir}/gradebook.csv (and .json, logs/)")
-    return 0 if all(o.status == "ok" for o in outcomes) else 1
+    return 1 if any(o.status == "error" for o in outcomes) else 0
 
 
 if __name__ == "__main__":
