@@ -148,6 +148,22 @@ class ArmMachine(Machine):
         self.child = pexpect.spawn(QEMU_ARM, args, echo=False, timeout=None,
                                    preexec_fn=_no_core_dumps)
         self.child.delaybeforesend = None  # pexpect's default 50 ms per send adds up
+        # close() kills QEMU's process group and waits for it: ptyprocess's own 0.1 s
+        # pause after closing the pty would only add up over a pool of machines
+        for obj in (self.child, getattr(self.child, "ptyproc", None)):
+            if obj is not None:
+                obj.delayafterclose = 0.0
+                obj.delayafterterminate = 0.01
+
+    # ---- the prompt, with this board's timeouts ----------------------------------
+    def command(self, line, timeout=ARM_COMMAND_TIMEOUT):
+        return super().command(line, timeout)
+
+    def commands(self, lines, timeout=ARM_COMMAND_TIMEOUT):
+        return super().commands(lines, timeout)
+
+    def command_fatal(self, line, timeout=ARM_COMMAND_TIMEOUT):
+        return super().command_fatal(line, timeout)
 
     # ---- verdicts ---------------------------------------------------------------
     def lockup(self):

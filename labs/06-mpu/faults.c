@@ -5,6 +5,7 @@
  */
 #include <kit/kit.h>
 #include <memmanage.h>
+#include <mpu.h>
 #include "lab06.h"
 
 struct flag_name {
@@ -87,6 +88,20 @@ static u32 ipsr(void)
     return v & 0x1ff;
 }
 
+/* Why a MemManage fault became a HardFault, most likely. */
+static const char *escalation_hint(void)
+{
+    u32 ctrl = MPU_CTRL;
+    if ((ctrl & MPU_CTRL_ENABLE) && !(ctrl & MPU_CTRL_PRIVDEFENA))
+        return "the MPU is on without PRIVDEFENA: the kernel's own code and stack are in no "
+               "region, so even the MemManage handler cannot run (mpu_enable)";
+    if (!(SCB_SHCSR & SHCSR_MEMFAULTENA))
+        return "a MemManage fault escalated: MemManage is not enabled (SHCSR_MEMFAULTENA, in "
+               "mpu_enable)";
+    return "the MemManage handler itself faulted (did it read a frame a stacking fault never "
+           "wrote?)";
+}
+
 /* Every fault but MemManage (start.S fault_vector). The frame is read only
  * when it was not a stacking fault. */
 __noreturn void fault_report(const struct exc_frame *frame, u32 exc_return)
@@ -95,8 +110,7 @@ __noreturn void fault_report(const struct exc_frame *frame, u32 exc_return)
     kprintf("EXCEPTION %u %s (CFSR 0x%08x HFSR 0x%08x)\n", X32(n), exception_name(n), X32(cfsr),
             X32(hfsr));
     if (n == EXC_HARDFAULT && (hfsr & HFSR_FORCED) && (cfsr & CFSR_MMFSR_MASK))
-        kprintf("  a MemManage fault escalated to HardFault: is it enabled "
-                "(SHCSR_MEMFAULTENA, in mpu_enable)? Or the MemManage handler faulted.\n");
+        kprintf("  %s\n", escalation_hint());
     bool stacking = cfsr & (MMFSR_MSTKERR | (1u << (CFSR_BFSR_SHIFT + 4)));
     if (!stacking)
         kprintf("  pc 0x%08x lr 0x%08x xpsr 0x%08x, from %s\n", X32(frame->pc), X32(frame->lr),
