@@ -126,4 +126,4 @@ grade-class: need
 	@$(PY) $(KIT)/grader/batch.py $(SUBMISSIONS) $(if $(LAB),--lab $(LAB)) $(if $(OUT),--out $(OUT))
 
 gradescope:
-	@$(PY) $(KIT)/grader/gradescope/build.py --out $(KIT)/build/gradescope.zip
+	@$(PY) $(KIT)/grader/gradescope/build.py --out $(KIT)/build/gradescope.zip $(if $(LAB),--lab $(LAB))

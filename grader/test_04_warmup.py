@@ -22,6 +22,23 @@ SOURCES = ("toy.c", "x86_32.c", "inverted.c")
 RUN_TIMEOUT = 5
 
 
+# The student's host code runs confined: no network (a fresh network namespace
+# when unshare is allowed), as nobody when the grader runs as root, and with
+# CPU, memory, file-size and process limits.
+NOBODY = 65534
+SANDBOX = (["unshare", "--net", "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
+            "--clear-groups", "--"]
+           if os.geteuid() == 0 and shutil.which("unshare") and shutil.which("setpriv") else [])
+
+
+def _confine():
+    import resource
+    resource.setrlimit(resource.RLIMIT_CPU, (RUN_TIMEOUT, RUN_TIMEOUT))
+    resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+    resource.setrlimit(resource.RLIMIT_NPROC, (64, 64))
+
+
 class Driver:
     """The compiled driver: run(mode, table_args, queries) -> answer lines."""
 
@@ -36,8 +53,9 @@ class Driver:
 
     def run(self, mode, args, queries):
         try:
-            r = subprocess.run([self.exe, mode, *args], input="\n".join(queries) + "\n",
-                               capture_output=True, text=True, timeout=RUN_TIMEOUT)
+            r = subprocess.run(SANDBOX + [self.exe, mode, *args], input="\n".join(queries) + "\n",
+                               capture_output=True, text=True, timeout=RUN_TIMEOUT,
+                               preexec_fn=_confine, env={"PATH": "/usr/bin:/bin"}, cwd=self.tmp)
         except subprocess.TimeoutExpired:
             pytest.fail(f"timeout: the {mode} translator ran for more than {RUN_TIMEOUT} s "
                         "(an endless loop, e.g. a hash chain you never leave?)", pytrace=False)
@@ -64,6 +82,7 @@ def driver():
     try:
         if r.returncode != 0:
             pytest.fail(f"build error: Part A does not compile:\n{r.stderr[-3000:]}", pytrace=False)
+        os.chmod(tmp, 0o755)
         yield Driver(exe, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
