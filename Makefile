@@ -28,7 +28,8 @@
 KIT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 PY := /usr/bin/python3
 PACKAGES := qemu-system-x86 grub-pc-bin grub-common xorriso mtools gdb binutils gcc make \
-	python3-pytest python3-pexpect python3-pytest-xdist pandoc git
+	python3-pytest python3-pexpect python3-pytest-xdist pandoc git \
+	gcc-arm-none-eabi qemu-system-arm
 
 LABS := $(notdir $(wildcard $(KIT)/labs/[0-9][0-9]-*))
 LAB_NAME := $(if $(LAB),$(firstword $(filter $(LAB) $(LAB)-%,$(LABS) smoke)),)
