@@ -203,10 +203,9 @@ def build_site(out, kit=KIT, source_url=None, title=DEFAULT_TITLE):
 
 def reference_with_links(kit, pages):
     labs = {p.name for p in pages if p.kind == "lab"}
-    md = reference.reference_markdown(kit, lambda lab: f"{lab}.md" if lab in labs else None)
-    # the "defined in" column links to the source (through links.lua, from handouts/)
-    return re.sub(r"\| `(labs/[^`|]+)` \|$", lambda m: f"| [`{m.group(1)}`](../{m.group(1)}) |",
-                  md, flags=re.M)
+    # links to kit files are written from handouts/; links.lua sends them to the sources
+    return reference.reference_markdown(kit, lambda lab: f"{lab}.md" if lab in labs else None,
+                                        lambda path: f"../{path}")
 
 
 def main():

@@ -2,6 +2,8 @@
 --   other.md / other.md#id   -> other.html / other.html#id (a page of the site)
 --   a path into the kit      -> the source browser (metadata source-url) + the path
 -- The metadata field page-dir is the handout's folder relative to the kit's root.
+-- In tables, `a\|b` in code shows as a|b, as on GitHub (the backslash only keeps
+-- the pipe from ending the cell).
 local source_url = ""
 local page_dir = "handouts"
 
@@ -45,8 +47,18 @@ local function meta(m)
   end
 end
 
+local function unescape_pipes(tbl)
+  return pandoc.walk_block(tbl, {
+    Code = function(c)
+      c.text = c.text:gsub("\\|", "|")
+      return c
+    end,
+  })
+end
+
 return {
   { Meta = meta },
+  { Table = unescape_pipes },
   {
     Link = function(el)
       el.target = rewrite(el.target)

@@ -168,6 +168,8 @@ class Collector:
         directory, targets, i = None, [], 0
         while i < len(words):
             w = words[i]
+            if w == "make":          # `make a  and  make b`: the second command starts here
+                break
             if w == "-C" and i + 1 < len(words):
                 directory = words[i + 1]
                 i += 2

@@ -212,12 +212,13 @@ def _lab_title(kit, lab):
         first = md.read_text(errors="replace").splitlines()[:1]
         if first and first[0].startswith("# "):
             return first[0][2:].strip()
-    return lab
+    return f"Lab {lab[:2]} ({lab})"
 
 
-def reference_markdown(kit, handout_link=lambda lab: None):
+def reference_markdown(kit, handout_link=lambda lab: None, file_link=lambda path: path):
     """The reference page: every monitor command by lab, every documented make
-    target and variable. handout_link(lab) gives the lab page's URL or None."""
+    target and variable. handout_link(lab) gives the lab page's URL or None,
+    file_link(path) the URL of a kit file."""
     kit = Path(kit)
     out = ["# Reference: monitor commands and make targets", "",
            "Generated from the kit's sources: the `MONITOR_COMMAND` registrations in "
@@ -240,7 +241,7 @@ def reference_markdown(kit, handout_link=lambda lab: None):
             continue
         out += ["| command | what it does | defined in |", "| --- | --- | --- |"]
         for c in cmds:
-            out.append(f"| {_code(c.usage)} | {_cell(c.help)} | `{c.file}` |")
+            out.append(f"| {_code(c.usage)} | {_cell(c.help)} | [`{Path(c.file).name}`]({file_link(c.file)}) |")
         out.append("")
     for path, heading in (("Makefile", "Make targets"), ("labs/rules.mk", "Building one lab")):
         if not (kit / path).exists():
