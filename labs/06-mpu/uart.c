@@ -27,6 +27,8 @@ void serial_init(void)
     UART_BAUDDIV = UART_MIN_BAUDDIV;
     UART_CTRL = CTRL_TX_EN | CTRL_RX_EN | CTRL_RX_INT_EN;
     NVIC_ISER0 = 1u << UART0_RX_IRQ;
+    (void)UART_DATA; /* a read tells QEMU the UART takes input now: else the first
+                        byte typed waits for QEMU's next idle wakeup (up to 1 s) */
 }
 
 void serial_putc(char c)
