@@ -84,7 +84,8 @@ def test_site_links_and_anchors_resolve(site):
             elif target.is_relative_to(KIT) and not target.is_relative_to(out.resolve()) \
                     and "build" in target.relative_to(KIT).parts[:1]:
                 broken.append(f"{name}: {link} (points into build/)")
-    assert not broken, "broken links:\n  " + "\n  ".join(broken)
+    if broken:
+        pytest.fail("broken links:\n  " + "\n  ".join(broken), pytrace=False)
 
 
 def test_site_reference_lists_every_command_and_target(site):
@@ -115,7 +116,9 @@ def test_site_code_blocks_keep_their_columns(site):
 def test_handouts_name_only_things_that_exist():
     """Make targets, monitor commands, grader tests and files named in code exist in the kit."""
     found = names.check_all(KIT)
-    assert not found, "dangling names in handouts:\n  " + "\n  ".join(map(str, found))
+    if found:
+        pytest.fail("dangling names in handouts (file:line: what):\n  " + "\n  ".join(map(str, found)),
+                    pytrace=False)
 
 
 def test_name_check_catches_dangling_names(tmp_path):
