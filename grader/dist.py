@@ -82,6 +82,13 @@ def snapshot(kit=KIT, rev="HEAD"):
     return files
 
 
+def uncommitted(kit=KIT):
+    """Files of the kit with changes that are not committed (a release leaves them out)."""
+    out = git("status", "--porcelain", "--", "labs", "starter", "solutions", "grader", "handouts",
+              *TOP_FILES, cwd=kit, check=False)
+    return [line[3:] for line in out.splitlines() if line.strip()]
+
+
 def all_labs(files):
     """The lab folders of a snapshot, in order (labs/NN-name)."""
     return sorted({p.split("/")[1] for p in files
@@ -420,6 +427,12 @@ def main():
     k = sub.add_parser("leaks", help="run the leak check on a release folder")
     k.add_argument("dir")
     args = ap.parse_args()
+    if args.cmd in ("release", "publish", "update"):
+        left = uncommitted()
+        if left:
+            print(f"dist: note: {len(left)} uncommitted change(s) in the kit are not in this "
+                  f"release (it is built from the last commit): {' '.join(left[:6])}"
+                  f"{' ...' if len(left) > 6 else ''}", file=sys.stderr)
     try:
         if args.cmd == "release":
             root, tgz, released, published, n = release(KIT, args.upto, args.publish, args.out,
