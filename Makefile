@@ -32,7 +32,7 @@ PACKAGES := qemu-system-x86 grub-pc-bin grub-common xorriso mtools gdb binutils 
 	gcc-arm-none-eabi qemu-system-arm
 
 LABS := $(notdir $(wildcard $(KIT)/labs/[0-9][0-9]-*))
-LAB_NAME := $(if $(LAB),$(firstword $(filter $(LAB) $(LAB)-%,$(LABS) smoke)),)
+LAB_NAME := $(if $(LAB),$(firstword $(filter $(LAB) $(LAB)-% 0$(LAB)-% %-$(LAB),$(LABS) smoke)),)
 # one build folder per submission path, so submissions never share objects
 VARIANT := $(if $(SOLUTION),solution,$(if $(SUBMISSION),submission-$(shell printf %s '$(abspath $(SUBMISSION))' | cksum | cut -d' ' -f1),starter))
 LAB_BUILD := $(KIT)/build/$(LAB_NAME)/$(VARIANT)

@@ -73,7 +73,7 @@ $(2): $(1) $(MAKEFILE_LIST)
 	@mkdir -p $$(@D)
 	$$(call say,CC,$$(patsubst $(KIT)/%,%,$$<))$$(CC) $$(CFLAGS) $(3) -MMD -MP -MF $$@.d.$$$$$$$$ -MT $$@ -c $$< -o $$@.$$$$$$$$ && mv -f $$@.d.$$$$$$$$ $$(@:.o=.d) && mv -f $$@.$$$$$$$$ $$@
 OBJS += $(2)
-COMPILE_DB += {"directory": "$(KIT)", "file": "$(1)", "command": "$(CC) $(CFLAGS) $(3) -c $(1)"},
+COMPILE_DB += {"directory": "$(KIT)", "file": "$(1)", "command": "$(CC) $(CFLAGS) $(3) -c $(1)"}
 endef
 add_sources = $(foreach s,$(3),$(eval $(call compile,$(s),$(2)/$(basename $(notdir $(s))).o,$(1))))
 
@@ -106,7 +106,7 @@ $(ISO): $(ELF) $(KIT)/labs/kernel/grub.cfg
 # For editors (clangd): the exact flags of every file of this snapshot.
 $(BUILD)/compile_commands.json: $(MAKEFILE_LIST)
 	$(shell mkdir -p $(BUILD))
-	$(file >$@,[$(patsubst %$(comma),%,$(COMPILE_DB))])
+	$(file >$@,[$(subst } {,}$(comma) {,$(strip $(COMPILE_DB)))])
 comma := ,
 
 clean:
