@@ -28,6 +28,9 @@ BUILD ?= $(KIT)/build/$(LAB)/$(VARIANT)
 ifeq ($(V),1)
 Q :=
 say :=
+else ifneq ($(findstring s,$(firstword -$(MAKEFLAGS))),)
+Q := @
+say := @
 else
 Q := @
 say = @printf '  %-6s %s\n' $(1) $(2);
