@@ -152,7 +152,8 @@ static int access(int argc, char **argv, bool user)
     else if (strcmp(argv[1], "write") == 0 && monitor_arg_u64(argc, argv, 3, &value))
         op = USER_WRITE;
     else {
-        kprintf("usage: %s read ADDR | write ADDR VALUE | exec ADDR\n", argv[0]);
+        kprintf("usage: %s read ADDR | write ADDR VALUE | exec ADDR%s\n", argv[0],
+                user ? " | stack ADDR" : "");
         return 1;
     }
     u32 r = user ? user_run(op, (u32)addr, (u32)value) : kern_run(op, (u32)addr, (u32)value);
@@ -162,7 +163,8 @@ static int access(int argc, char **argv, bool user)
 }
 
 static int cmd_user(int argc, char **argv) { return access(argc, argv, true); }
-MONITOR_COMMAND(user, "user read A | write A V | exec A   the access, unprivileged", cmd_user);
+MONITOR_COMMAND(user, "user read A | write A V | exec A | stack A   the access, unprivileged",
+                cmd_user);
 
 static int cmd_kern(int argc, char **argv) { return access(argc, argv, false); }
 MONITOR_COMMAND(kern, "kern read A | write A V | exec A   the access, privileged", cmd_kern);

@@ -22,9 +22,6 @@ extern char __arena_start[], __arena_end[];
 #define SEMI_ADP_APPLICATION_EXIT 0x20026
 int semihost(u32 op, void *arg);
 
-/* ---- params.c ---- */
-void params_init(void);
-
 /* ---- user jobs (user.c) ---- */
 enum user_op { USER_READ = 1, USER_WRITE, USER_EXEC, USER_STACK };
 /* Run op on addr (and value for a write) unprivileged; return the word read

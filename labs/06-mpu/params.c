@@ -5,6 +5,7 @@
  */
 #include <kit/kit.h>
 #include "lab06.h"
+#include "../kernel/core.h"
 
 #define MAX_PARAMS 32
 

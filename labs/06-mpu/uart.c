@@ -5,6 +5,7 @@
  */
 #include <kit/kit.h>
 #include "lab06.h"
+#include "../kernel/core.h" /* what kprintf.c and monitor.c call */
 
 #define UART0_BASE      0x40004000u
 #define UART_DATA       REG32(UART0_BASE + 0x00)
