@@ -88,7 +88,7 @@ static void format(struct sink *s, const char *fmt, va_list ap)
         case 'p':
             s->put(s, '0');
             s->put(s, 'x');
-            emit_number(s, (u64)va_arg(ap, void *), 16, false, false, 16, '0');
+            emit_number(s, (u64)(uintptr_t)va_arg(ap, void *), 16, false, false, 16, '0');
             break;
         case 's': {
             const char *str = va_arg(ap, const char *);

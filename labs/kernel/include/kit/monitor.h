@@ -22,7 +22,7 @@ struct monitor_command {
 
 #define MONITOR_COMMAND(cname, chelp, cfn)                                                         \
     static const struct monitor_command __moncmd_##cname                                           \
-        __attribute__((used, section(".monitor"), aligned(8))) = {#cname, chelp, cfn}
+        __attribute__((used, section(".monitor"), aligned(sizeof(void *)))) = {#cname, chelp, cfn}
 
 /* Run the prompt loop forever. */
 __noreturn void monitor_run(void);
