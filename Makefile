@@ -29,7 +29,7 @@ KIT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 PY := /usr/bin/python3
 PACKAGES := qemu-system-x86 grub-pc-bin grub-common xorriso mtools gdb binutils gcc make \
 	python3-pytest python3-pexpect python3-pytest-xdist pandoc git \
-	gcc-arm-none-eabi qemu-system-arm
+	gcc-arm-none-eabi qemu-system-arm gdb-multiarch
 
 LABS := $(notdir $(wildcard $(KIT)/labs/[0-9][0-9]-*))
 LAB_NAME := $(if $(LAB),$(firstword $(filter $(LAB) $(LAB)-% 0$(LAB)-% %-$(LAB),$(LABS) smoke)),)
@@ -60,6 +60,7 @@ setup:
 
 need:
 	@command -v qemu-system-x86_64 >/dev/null && command -v grub-mkrescue >/dev/null && \
+	command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null && \
 	$(PY) -c 'import pytest, pexpect' 2>/dev/null || $(MAKE) -s setup
 
 lab-required:
@@ -83,6 +84,14 @@ build: lab-required
 	@$(MAKE) -s -C $(KIT)/labs/$(LAB_NAME) $(MAKE_VARS)
 	@cp $(LAB_BUILD)/compile_commands.json $(KIT)/compile_commands.json
 
+# A lab with build rules of its own (the ARM lab) runs its own qemu/gdb targets.
+OWN_RULES := $(if $(LAB_NAME),$(shell grep -L '^include .*rules\.mk' $(KIT)/labs/$(LAB_NAME)/Makefile 2>/dev/null))
+DELEGATE = $(MAKE) -s -C $(KIT)/labs/$(LAB_NAME) $(1) $(MAKE_VARS) PARAMS="$(PARAMS)" GDB_SOCK="$(GDB_SOCK)"
+
+ifneq ($(OWN_RULES),)
+qemu qemu-gdb gdb: lab-required
+	@$(call DELEGATE,$@)
+else
 qemu: build
 	@echo "kit: serial on this terminal; Ctrl-A X quits, Ctrl-A C toggles QEMU's monitor"
 	qemu-system-x86_64 $(QEMU_ARGS) -cdrom $(LAB_BUILD)/kernel.iso
@@ -100,6 +109,7 @@ gdb: lab-required
 	gdb -q -nx -ex 'set architecture i386:x86-64' -ex 'file $(LAB_BUILD)/kernel.elf' \
 		$(if $(wildcard $(KIT)/grader/gdb/kit.py),-x $(KIT)/grader/gdb/kit.py) \
 		-ex 'target remote $(GDB_SOCK)'
+endif
 
 clean:
 	rm -rf $(KIT)/build $(KIT)/compile_commands.json
