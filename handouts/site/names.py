@@ -285,8 +285,13 @@ def check_handout(kit, path):
             if d:
                 if d.rstrip("/") not in kit.dirs and not kit.path_exists(d.rstrip("/") + "/"):
                     bad(m.context, f"`make -C {d}`: no folder {d} (in `{m.context}`)")
-                rules = reference.make_rules(kit.root, "labs/rules.mk")
-                pats = reference.make_patterns(kit.root, "labs/rules.mk")
+                # a folder's own Makefile, or the shared rules it includes
+                own = d.rstrip("/") + "/Makefile"
+                own_text = (kit.root / own).read_text() if (kit.root / own).is_file() else ""
+                shared = re.search(r"^include .*rules\.mk", own_text, re.M)
+                src = "labs/rules.mk" if shared or not own_text else own
+                rules = reference.make_rules(kit.root, src)
+                pats = reference.make_patterns(kit.root, src)
             else:
                 rules, pats = make_rules, []
             for t in m.extra["targets"]:
