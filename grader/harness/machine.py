@@ -21,6 +21,7 @@ from . import config, qemulog, regs as regs_mod
 
 PROMPT = "lab> "
 KERNEL_VMA = 0xFFFFFFFF80000000  # labs/kernel/include/kit/boot.h
+QBOOT = "/usr/share/qemu/qboot.rom"
 STOPPED = "kit: stopped"
 BOOT_TIMEOUT = float(os.environ.get("KIT_BOOT_TIMEOUT", 20))
 COMMAND_TIMEOUT = float(os.environ.get("KIT_COMMAND_TIMEOUT", 10))
@@ -59,8 +60,9 @@ def _fw_cfg_string(params):
 class Machine:
     def __init__(self, lab, params=None, iso=None, extra_args=(), timeout=BOOT_TIMEOUT, via="pvh"):
         """Start QEMU now (no waiting). via="grub" boots the lab's ISO through GRUB
-        (multiboot2), as students run it; via="pvh" loads the same kernel ELF with
-        QEMU's -kernel (PVH entry), four times faster, for scenario boots."""
+        (multiboot2) and SeaBIOS, as students run it (~0.8 s); via="pvh" loads the
+        same kernel ELF with QEMU's -kernel (PVH entry) under the qboot firmware
+        (~0.08 s), for scenario boots."""
         self.lab = lab
         self.params = dict(params or {})
         self.via = via
@@ -90,6 +92,8 @@ class Machine:
             args += ["-cdrom", self.iso]
         else:
             args += ["-kernel", self.elf, "-append", f"lab={lab}"]
+            if os.path.exists(QBOOT):  # a minimal firmware: 0.08 s a boot against SeaBIOS's 0.19 s
+                args += ["-bios", QBOOT]
         if self.params:
             args += ["-fw_cfg", f"name=opt/kit/params,string={_fw_cfg_string(self.params)}"]
         args += list(extra_args)

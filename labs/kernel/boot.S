@@ -7,6 +7,7 @@
  * Boot page tables (replaced by paging_init() in C soon after):
  *   PML4[0]   -> PDPT_lo[0]   -> PD : identity map of 0..1 GiB (2 MiB pages)
  *   PML4[511] -> PDPT_hi[510] -> PD : the same 1 GiB at KERNEL_VMA (-2 GiB)
+ *   PML4[0]   -> PDPT_lo[3]   -> PD_apic : the local APIC's 2 MiB page
  */
 #define KERNEL_VMA    0xffffffff80000000
 #define MB2_MAGIC     0xe85250d6
@@ -15,6 +16,7 @@
 #define PTE_P  0x1
 #define PTE_W  0x2
 #define PTE_PS 0x80
+#define PTE_PCD 0x10
 #define PHYS(sym) ((sym) - KERNEL_VMA)
 
 /* ---- multiboot2 header: magic, arch (0 = i386), length, checksum, end tag ---- */
@@ -86,11 +88,11 @@ _start:
     jz .Lno_long_mode
     mov %edx, %ebp                  /* feature bits, for NX below */
 
-    /* Zero the four boot tables (contiguous in .bss, see below). */
+    /* Zero the five boot tables (contiguous in .bss, see below). */
     push %edi
     mov $PHYS(boot_pml4), %edi
     xor %eax, %eax
-    mov $(4 * 4096 / 4), %ecx
+    mov $(5 * 4096 / 4), %ecx
     rep stosl
     pop %edi
 
@@ -104,6 +106,12 @@ _start:
     or $(PTE_P | PTE_W), %eax
     mov %eax, PHYS(boot_pdpt_lo)
     mov %eax, PHYS(boot_pdpt_hi) + 510 * 8
+    /* The local APIC's page (0xfee00000, in the 4th GiB), uncached, so
+     * serial_init can route the PIC through it (see serial.c). */
+    mov $PHYS(boot_pd_apic), %eax
+    or $(PTE_P | PTE_W), %eax
+    mov %eax, PHYS(boot_pdpt_lo) + 3 * 8
+    movl $(0xfee00000 | PTE_P | PTE_W | PTE_PS | PTE_PCD), PHYS(boot_pd_apic) + 503 * 8
 
     /* PD: 512 entries of 2 MiB, identity. */
     mov $PHYS(boot_pd), %ebx
@@ -215,6 +223,7 @@ boot_pml4:    .skip 4096
 boot_pdpt_lo: .skip 4096
 boot_pdpt_hi: .skip 4096
 boot_pd:      .skip 4096
+boot_pd_apic: .skip 4096
 
     .section .bss.stack, "aw", @nobits
     .balign 4096

@@ -32,6 +32,15 @@
 #define PIC2_DATA 0xa1
 #define PIC_EOI   0x20
 #define COM1_IRQ  4
+/* The local APIC passes the PIC's output on through LINT0 when LINT0 is in
+ * ExtINT mode. SeaBIOS sets that up, a minimal firmware (qboot) does not, so
+ * the kit does it; boot.S identity-maps the APIC page until paging_init. */
+#define LAPIC_PHYS      0xfee00000ul
+#define LAPIC_SVR       0xf0  /* spurious-interrupt vector register */
+#define LAPIC_LVT_LINT0 0x350
+#define SVR_ENABLE      0x100
+#define SVR_VECTOR      0xff
+#define LVT_EXTINT      0x700
 
 static void pic_init(void)
 {
@@ -45,6 +54,9 @@ static void pic_init(void)
     outb(PIC2_DATA, 0x01);
     outb(PIC1_DATA, (u8)~(1u << COM1_IRQ)); /* only the serial port */
     outb(PIC2_DATA, 0xff);
+    volatile u32 *lapic = (volatile u32 *)LAPIC_PHYS;
+    lapic[LAPIC_SVR / 4] = SVR_ENABLE | SVR_VECTOR;
+    lapic[LAPIC_LVT_LINT0 / 4] = LVT_EXTINT;
 }
 
 void serial_irq(void)
