@@ -61,7 +61,8 @@ setup:
 need:
 	@command -v qemu-system-x86_64 >/dev/null && command -v grub-mkrescue >/dev/null && \
 	command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null && \
-	$(PY) -c 'import pytest, pexpect' 2>/dev/null || $(MAKE) -s setup
+	test -d /usr/lib/python3/dist-packages/_pytest -a -d /usr/lib/python3/dist-packages/pexpect \
+	|| $(MAKE) -s setup
 
 lab-required:
 	@test -n "$(LAB_NAME)" || { echo "Say which lab: LAB=<one of: $(LABS)>"; exit 2; }
