@@ -3,6 +3,8 @@
 # The core's portable files, linked as they are (labs/kernel/):
 LAB_CORE_SRCS := kprintf.c \
 	monitor.c \
+	panic.c \
+	params.c \
 	string.c
 # Kit side: the board (reset, UART, semihosting), fault entry, the user-mode
 # round trip, the jobs and the monitor commands.
@@ -10,7 +12,7 @@ LAB_KIT_SRCS := start.S \
 	svc.S \
 	main.c \
 	platform.c \
-	params.c \
+	cmdline.c \
 	uart.c \
 	faults.c \
 	user.c \

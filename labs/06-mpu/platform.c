@@ -1,6 +1,7 @@
 /*
- * What labs/kernel/misc.c does on x86, for the Cortex-M3: stopping, exiting
- * through semihosting, panics and the kit's PRNG.
+ * What labs/kernel/misc.c does on x86, for the Cortex-M3: stopping, and
+ * exiting through semihosting. (Panics and the PRNG are the core's portable
+ * panic.c and params.c.)
  */
 #include <kit/kit.h>
 #include "lab06.h"
@@ -28,28 +29,4 @@ __noreturn void kit_exit(u8 code)
     u32 block[2] = {SEMI_ADP_APPLICATION_EXIT, ((u32)code << 1) | 1};
     semihost(SEMI_SYS_EXIT_EXTENDED, block);
     kit_stop(); /* only reached without semihosting */
-}
-
-__noreturn void panic_at(const char *file, int line, const char *fmt, ...)
-{
-    va_list ap;
-    __asm__ volatile("cpsid i");
-    kprintf("PANIC at %s:%d: ", file, line);
-    va_start(ap, fmt);
-    kvprintf(fmt, ap);
-    va_end(ap);
-    kprintf("\n");
-    kit_stop();
-}
-
-static u64 rand_state;
-
-u64 kit_rand(void)
-{
-    if (!rand_state)
-        rand_state = kit_param_u64("seed", 0x2545f4914f6cdd1dull) | 1;
-    rand_state ^= rand_state >> 12;
-    rand_state ^= rand_state << 25;
-    rand_state ^= rand_state >> 27;
-    return rand_state * 0x2545f4914f6cdd1dull;
 }
