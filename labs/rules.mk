@@ -38,7 +38,7 @@ endif
 
 CC := gcc
 LD := ld
-CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter \
+CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Wno-unused-parameter \
 	-ffreestanding -fno-pic -fno-pie -mcmodel=kernel -mno-red-zone \
 	-mno-mmx -mno-sse -mno-sse2 -mno-80387 -fno-stack-protector \
 	-fno-omit-frame-pointer -fno-asynchronous-unwind-tables -fno-builtin \
