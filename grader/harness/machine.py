@@ -217,8 +217,21 @@ class Machine:
                         since=self.started)
         return self.text[start:m.start()]
 
+    def _type(self, data):
+        """Send bytes to the serial port; a machine that is gone gets its verdict."""
+        if self.exit_status is not None:
+            raise self._exited_error()
+        try:
+            self.child.send(data)
+        except OSError:
+            self._read(0.2)
+            self._reap_if_dead()
+            if self.exit_status is not None:
+                raise self._exited_error()
+            raise KernelError("crashed", "QEMU stopped taking serial input.", self)
+
     def send(self, line):
-        self.child.send(line.encode() + b"\r")
+        self._type(line.encode() + b"\r")
 
     def command(self, line, timeout=COMMAND_TIMEOUT):
         """Run a monitor command; return what it printed (without the echo)."""
@@ -232,7 +245,7 @@ class Machine:
     def commands(self, lines, timeout=COMMAND_TIMEOUT):
         """Type several commands at once (one serial burst, not one round trip
         each); return the list of their outputs."""
-        self.child.send("".join(l + "\r" for l in lines).encode())
+        self._type("".join(l + "\r" for l in lines).encode())
         outs = []
         for line in lines:
             start = self.pos
@@ -273,22 +286,9 @@ class Machine:
         """Run an HMP monitor command; return its output."""
         if self.exit_status is not None:
             raise self._exited_error()
-        if self._mon is None:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                    s.connect(self.monitor_path)
-                    break
-                except OSError:
-                    s.close()
-                    if time.monotonic() > deadline:
-                        raise KernelError("crashed", "QEMU's monitor did not answer.", self)
-                    time.sleep(0.02)
-            s.settimeout(timeout)
-            self._mon = s
-            self._mon_read()
         try:
+            if self._mon is None:
+                self._mon_connect(timeout)
             self._mon.sendall(cmd.encode() + b"\n")
             out = self._mon_read()
         except OSError:  # QEMU ended under us: say why, as a serial read would
@@ -302,6 +302,23 @@ class Machine:
         if lines and cmd in lines[0]:
             lines = lines[1:]
         return "\n".join(lines)
+
+    def _mon_connect(self, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(self.monitor_path)
+                break
+            except OSError:
+                s.close()
+                self._reap_if_dead()
+                if self.exit_status is not None or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        s.settimeout(timeout)
+        self._mon = s
+        self._mon_read()
 
     def _mon_read(self):
         buf = b""
