@@ -115,6 +115,8 @@ class Machine:
 
     def _read(self, wait):
         """Read what the kernel printed within `wait` seconds; False once QEMU is gone."""
+        if self.exit_status is not None:
+            return False
         try:
             data = self.child.read_nonblocking(65536, timeout=wait)
         except pexpect.TIMEOUT:
@@ -129,6 +131,17 @@ class Machine:
             raise KernelError("flood", f"serial flood: the kernel printed more than "
                               f"{FLOOD_BYTES >> 10} KiB, far more than this lab ever prints; stopped it.", self)
         return True
+
+    def _gone(self, what):
+        """The error for a machine whose pty or monitor broke: once QEMU has
+        ended (give it a second), why it ended; else `what`."""
+        deadline = time.monotonic() + 1.0
+        while self.exit_status is None and time.monotonic() < deadline:
+            self._read(0.05)
+            self._reap_if_dead()
+        if self.exit_status is not None:
+            return self._exited_error()
+        return KernelError("crashed", f"{what} QEMU is not responding.", self)
 
     def _reap_if_dead(self):
         if self.exit_status is None and not self.child.isalive():
@@ -224,11 +237,7 @@ class Machine:
         try:
             self.child.send(data)
         except OSError:
-            self._read(0.2)
-            self._reap_if_dead()
-            if self.exit_status is not None:
-                raise self._exited_error()
-            raise KernelError("crashed", "QEMU stopped taking serial input.", self)
+            raise self._gone("QEMU stopped taking serial input.")
 
     def send(self, line):
         self._type(line.encode() + b"\r")
@@ -292,11 +301,7 @@ class Machine:
             self._mon.sendall(cmd.encode() + b"\n")
             out = self._mon_read()
         except OSError:  # QEMU ended under us: say why, as a serial read would
-            self._read(0.2)
-            self._reap_if_dead()
-            if self.exit_status is not None:
-                raise self._exited_error()
-            raise KernelError("crashed", f"QEMU's monitor stopped answering `{cmd}`.", self)
+            raise self._gone(f"QEMU's monitor stopped answering `{cmd}`.")
         out = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", out).replace("\r", "")
         lines = out.split("\n")
         if lines and cmd in lines[0]:
