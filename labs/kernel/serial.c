@@ -54,6 +54,11 @@ static void pic_init(void)
     outb(PIC2_DATA, 0x01);
     outb(PIC1_DATA, (u8)~(1u << COM1_IRQ)); /* only the serial port */
     outb(PIC2_DATA, 0xff);
+}
+
+/* Let the PIC's interrupt through the local APIC (ExtINT on LINT0). */
+static void lapic_pass_pic(void)
+{
     volatile u32 *lapic = (volatile u32 *)LAPIC_PHYS;
     lapic[LAPIC_SVR / 4] = SVR_ENABLE | SVR_VECTOR;
     lapic[LAPIC_LVT_LINT0 / 4] = LVT_EXTINT;
@@ -74,6 +79,7 @@ void serial_init(void)
     outb(COM1 + UART_FCR, 0xc7);          /* FIFOs on, cleared */
     outb(COM1 + UART_MCR, MCR_DTR_RTS | MCR_OUT2);
     pic_init();
+    lapic_pass_pic();
     outb(COM1 + UART_IER, IER_RX_AVAILABLE);
 }
 
