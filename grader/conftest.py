@@ -19,7 +19,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import Machine  # noqa: E402
+from harness import Machine, MachinePool  # noqa: E402
 
 
 def pytest_configure(config):
@@ -71,41 +71,6 @@ def boot():
     yield start
     for m in machines:
         m.close()
-
-
-class MachinePool:
-    """Machines started together at module setup and shared by name."""
-
-    def __init__(self):
-        self.machines = {}
-        self.results = {}
-
-    def once(self, key, fn):
-        """Run fn() once per module (a stage several tests share): later callers
-        get its value, or its failure raised again (a KernelError included)."""
-        if key not in self.results:
-            try:
-                self.results[key] = (True, fn())
-            except AssertionError as e:
-                self.results[key] = (False, e)
-        ok, value = self.results[key]
-        if not ok:
-            raise value
-        return value
-
-    def start(self, name, lab, via="pvh", **params):
-        self.machines[name] = Machine(lab, params=params, via=via)
-        return self.machines[name]
-
-    def __getitem__(self, name):
-        return self.machines[name]
-
-    def __contains__(self, name):
-        return name in self.machines
-
-    def close(self):
-        for m in self.machines.values():
-            m.close()
 
 
 @pytest.fixture(scope="module")

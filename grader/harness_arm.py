@@ -30,7 +30,7 @@ from functools import lru_cache
 
 import pexpect
 
-from harness import config, symbols
+from harness import MachinePool, config, symbols
 from harness.machine import KernelError, Machine
 
 QEMU_ARM = os.environ.get("KIT_QEMU_ARM", "qemu-system-arm")
@@ -256,23 +256,7 @@ def load_symbols(path):
     return ArmSymbols(str(path))
 
 
-class ArmPool:
-    """Machines started together (they boot in parallel) and shared by name;
-    close() ends them all. The module-scoped fixture of an ARM lab's tests."""
+class ArmPool(MachinePool):
+    """The module-scoped pool of an ARM lab's tests: ArmMachines."""
 
-    def __init__(self):
-        self.machines = {}
-
-    def start(self, name, lab, **params):
-        self.machines[name] = ArmMachine(lab, params=params)
-        return self.machines[name]
-
-    def __getitem__(self, name):
-        return self.machines[name]
-
-    def __contains__(self, name):
-        return name in self.machines
-
-    def close(self):
-        for m in self.machines.values():
-            m.close()
+    machine = ArmMachine
