@@ -14,6 +14,7 @@ def test_gdb_stops_in_64bit_c_and_reads_cr3(smoke_iso, tmp_path):
     m = Machine("smoke", iso=smoke_iso,
                 extra_args=["-gdb", f"unix:{sock},server=on,wait=off", "-S"])
     try:
+        m.hmp("info status")  # QEMU's main loop runs, so its gdb socket exists
         # the Makefile's `gdb` target, in batch mode
         r = subprocess.run(
             ["gdb", "-q", "-nx", "-batch", "-ex", "set architecture i386:x86-64",

@@ -108,6 +108,7 @@ class Session:
 
     def start_gdb_batch(self, steps, before_connect=()):
         """gdb -batch with the same options as the Makefile's gdb target."""
+        self.machine.hmp("info status")  # QEMU's main loop runs, so its gdb socket exists
         args = ["gdb", "-q", "-nx", "-batch", "-ex", "set architecture i386:x86-64",
                 "-ex", f"file {self.elf}", "-x", str(KIT / "grader" / "gdb" / "kit.py")]
         for c in script(before_connect)[:-1] + [f"target remote {self.sock}"] + script(steps):
@@ -117,6 +118,7 @@ class Session:
 
     def start_make_gdb(self, lab, build, steps):
         """`make gdb` itself, with the session's ELF and socket, commands on stdin."""
+        self.machine.hmp("info status")  # QEMU's main loop runs, so its gdb socket exists
         args = ["make", "-s", "-C", str(KIT), "gdb", f"LAB={lab}", "SOLUTION=1",
                 f"LAB_BUILD={build}", f"GDB_SOCK={self.sock}"]
         commands = self.sock.with_suffix(".gdb")
