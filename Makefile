@@ -27,7 +27,7 @@
 
 KIT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 PY := /usr/bin/python3
-PACKAGES := qemu-system-x86 grub-pc-bin grub-common xorriso mtools gdb binutils gcc make \
+PACKAGES := qemu-system-x86 grub-pc-bin grub-common xorriso gdb binutils gcc make \
 	python3-pytest python3-pexpect python3-pytest-xdist pandoc git \
 	gcc-arm-none-eabi qemu-system-arm gdb-multiarch
 
@@ -38,7 +38,7 @@ VARIANT := $(if $(SOLUTION),solution,$(if $(SUBMISSION),submission-$(shell print
 LAB_BUILD := $(KIT)/build/$(LAB_NAME)/$(VARIANT)
 MAKE_VARS := $(if $(SOLUTION),SOLUTION=1) $(if $(SUBMISSION),SUBMISSION=$(abspath $(SUBMISSION))) $(if $(V),V=$(V))
 GDB_SOCK ?= $(or $(TMPDIR),/tmp)/kit-$(shell id -u)/$(LAB_NAME)-$(VARIANT).gdb.sock
-QEMU_ARGS := -M q35,smm=off -cpu qemu64,+pdpe1gb -m 128M -display none -no-reboot \
+QEMU_ARGS := -M q35,smm=off -cpu qemu64,+pdpe1gb -m 128M -display none -nic none -no-reboot \
 	-serial mon:stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	$(if $(PARAMS),-fw_cfg name=opt/kit/params$(,)string="$(PARAMS)")
 , := ,
@@ -59,7 +59,7 @@ setup:
 	apt-get install -y -q $$missing >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null; }
 
 need:
-	@command -v qemu-system-x86_64 >/dev/null && command -v grub-mkrescue >/dev/null && \
+	@command -v qemu-system-x86_64 >/dev/null && command -v grub-mkimage >/dev/null && command -v xorriso >/dev/null && \
 	command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null && \
 	test -d /usr/lib/python3/dist-packages/_pytest -a -d /usr/lib/python3/dist-packages/pexpect \
 	|| $(MAKE) -s setup
