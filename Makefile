@@ -27,7 +27,7 @@
 
 KIT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 PY := /usr/bin/python3
-PACKAGES := qemu-system-x86 grub-pc-bin grub-common xorriso gdb binutils gcc make \
+PACKAGES := qemu-system-x86 grub-pc-bin grub-common genisoimage gdb binutils gcc make \
 	python3-pytest python3-pexpect python3-pytest-xdist pandoc git \
 	gcc-arm-none-eabi qemu-system-arm gdb-multiarch
 
@@ -59,7 +59,7 @@ setup:
 	apt-get install -y -q $$missing >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null; }
 
 need:
-	@command -v qemu-system-x86_64 >/dev/null && command -v grub-mkimage >/dev/null && command -v xorriso >/dev/null && \
+	@command -v qemu-system-x86_64 >/dev/null && command -v grub-mkimage >/dev/null && command -v genisoimage >/dev/null && \
 	command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null && \
 	test -d /usr/lib/python3/dist-packages/_pytest -a -d /usr/lib/python3/dist-packages/pexpect \
 	|| $(MAKE) -s setup

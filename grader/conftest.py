@@ -19,7 +19,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import Machine, MachinePool  # noqa: E402
+from harness import Machine, MachinePool, config  # noqa: E402
 
 
 def pytest_configure(config):
@@ -43,7 +43,7 @@ def pytest_runtest_makereport(item, call):
     if call.excinfo is not None and not report.passed:
         e = call.excinfo.value
         text = str(e).strip() or type(e).__name__
-        if type(e).__name__ not in ("AssertionError", "KernelError", "Failed"):
+        if type(e).__name__ not in ("AssertionError", "KernelError", "BuildError", "Failed"):
             text = f"{type(e).__name__}: {text}"
         report.user_properties.append(("message", text))
 
@@ -52,11 +52,9 @@ def pytest_runtest_makereport(item, call):
 def _lab_built(request):
     """A lab that failed to build scores zero on every test, with the compiler's output."""
     lab = getattr(request.module, "LAB", None)
-    failed = os.environ.get("KIT_BUILD_FAILED", "").split(",")
-    if lab and lab in failed:
-        log = Path(os.environ.get("KIT_BUILD_LOGS", "/nonexistent")) / f"{lab}.log"
-        text = log.read_text(errors="replace")[-3000:] if log.exists() else ""
-        pytest.fail(f"build error: lab {lab} does not compile or link.\n{text}", pytrace=False)
+    err = lab and config.wait_build(lab)
+    if err:
+        pytest.fail(err, pytrace=False)
 
 
 @pytest.fixture

@@ -40,13 +40,31 @@ def resolve_lab(name):
 
 
 def build(lab, variant_args, logs):
-    """make the lab's ISO into the folder the tests will look in; return (lab, ok, seconds)."""
+    """make the lab's kernel into the folder the tests will look in, the ELF
+    first (tests that boot it with -kernel may start), then the ISO; report
+    both stages to config's Build for `lab`. Return (lab, ok, seconds)."""
     t = time.monotonic()
-    r = subprocess.run(["make", "-s", "-C", str(config.KIT / "labs" / lab),
-                        f"BUILD={config.lab_dir(lab)}"] + variant_args,
-                       capture_output=True, text=True)
-    (logs / f"{lab}.log").write_text(r.stdout + r.stderr)
-    return lab, r.returncode == 0, time.monotonic() - t
+    b = config.track_build(lab) if lab not in config._builds else config._builds[lab]
+    make = ["make", "-s", "-C", str(config.KIT / "labs" / lab), f"BUILD={config.lab_dir(lab)}"] + variant_args
+    out = ""
+    try:
+        r = subprocess.run(make + ["elf"], capture_output=True, text=True)
+        out = r.stdout + r.stderr
+        if r.returncode == 0:
+            b.elf.set()
+            r = subprocess.run(make, capture_output=True, text=True)
+            out += r.stdout + r.stderr
+        b.ok = r.returncode == 0
+    except OSError as e:
+        out += f"{e}\n"
+        b.ok = False
+    finally:
+        b.log = out
+        (logs / f"{lab}.log").write_text(out)
+        b.ok = bool(b.ok)
+        b.elf.set()
+        b.done.set()
+    return lab, b.ok, time.monotonic() - t
 
 
 class Collector:
@@ -179,14 +197,23 @@ def main():
         for lab, ok, _ in built:
             if not ok:
                 (logs / f"{lab}.log").write_text(f"no kernel in {args.prebuilt}/{lab}/{variant}\n")
-    else:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            built = list(pool.map(lambda l: build(l, make_args, logs), labs))
-    build_info = {lab: (ok, secs) for lab, ok, secs in built}
-    os.environ["KIT_BUILD_FAILED"] = ",".join(lab for lab, ok, _ in built if not ok)
-    os.environ["KIT_BUILD_LOGS"] = str(logs)
-
     files = [str(f) for lab in labs for f in lab_tests(lab)]
+    jobs = args.jobs or min(2, len(set(f.split("/")[-1][5:7] for f in files)))
+    builder = None
+    if not args.prebuilt:
+        # One process (no pytest-xdist): pytest starts while make runs, and each
+        # machine waits for the stage it boots from (config.Build). pytest-xdist
+        # workers are processes of their own: they start once every build ended.
+        for lab in labs:
+            config.track_build(lab)
+        builder = ThreadPoolExecutor(max_workers=2)
+        futures = [builder.submit(build, lab, make_args, logs) for lab in labs]
+        if jobs > 1 or not files:
+            built = [f.result() for f in futures]
+    os.environ["KIT_BUILD_LOGS"] = str(logs)
+    if builder is None or jobs > 1 or not files:
+        os.environ["KIT_BUILD_FAILED"] = ",".join(lab for lab, ok, _ in built if not ok)
+
     collector = Collector()
     if files:
         import pytest
@@ -194,7 +221,6 @@ def main():
                          "-o", "console_output_style=classic", "--no-header", "-rN"]
         if args.test:
             pargs += ["-k", args.test]
-        jobs = args.jobs or min(2, len(set(f.split("/")[-1][5:7] for f in files)))
         # Only the plugins the run needs: autoloading every installed one costs ~0.1 s.
         os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         if jobs > 1:
@@ -206,6 +232,10 @@ def main():
             pytest.main(pargs, plugins=[collector])
         finally:
             sys.stdout = saved
+    if builder is not None:
+        built = [f.result() for f in futures]  # a build no test waited for (none selected) ends too
+        builder.shutdown()
+    build_info = {lab: (ok, secs) for lab, ok, secs in built}
     out = open(os.devnull, "w") if args.quiet else sys.stdout
     earned, total = print_table(collector.results, labs, variant, build_info, out)
     print(f"({time.monotonic() - t0:.1f}s)", file=out)

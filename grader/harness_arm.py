@@ -60,8 +60,9 @@ _TAKING = re.compile(r"^Taking exception (\d+) \[([^\]]+)\]", re.M)
 
 
 def elf(lab):
-    """The kernel ELF of the variant being graded (QEMU boots it directly)."""
-    return config.lab_dir(lab) / "kernel.elf"
+    """The kernel ELF of the variant being graded (QEMU boots it directly),
+    once its build has ended (config.BuildError if it failed)."""
+    return config.kernel_elf(lab)
 
 
 def _semihosting_args(params):
@@ -136,6 +137,10 @@ class ArmMachine(Machine):
         self.params = dict(params or {})
         self.via = "kernel"
         self.elf = self.iso = str(kernel or elf(lab))
+        if kernel is None:  # the lab's own build: it may still be running (grade.py)
+            err = config.wait_build(lab)
+            if err:
+                raise KernelError("build", err)
         if not os.path.exists(self.elf):
             raise KernelError("build", f"no kernel image {self.elf}: the lab did not build")
         self.tmp = tempfile.mkdtemp(prefix="kit-qemu-arm-")

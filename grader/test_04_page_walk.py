@@ -135,8 +135,10 @@ class Session:
         self.rng = config.new_rng(LAB)
         self.seed = self.rng.seed_value
         self.lay = Layout(self.rng)
-        pool.start("walk", LAB, via="grub", **self.lay.params)
+        # split (PVH) first: it may start as soon as the ELF is linked, walk (GRUB)
+        # once the ISO is made
         pool.start("split", LAB, seed=self.rng.getrandbits(32))
+        pool.start("walk", LAB, via="grub", **self.lay.params)
         self.pool = pool
         self.cache = {}
 

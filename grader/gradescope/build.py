@@ -21,7 +21,7 @@ sys.path.insert(0, str(KIT / "grader"))
 import batch  # noqa: E402
 
 # What grading needs on Gradescope's Ubuntu image (the README's packages, less gdb).
-PACKAGES = ["qemu-system-x86", "grub-pc-bin", "grub-common", "xorriso", "gcc", "make",
+PACKAGES = ["qemu-system-x86", "grub-pc-bin", "grub-common", "genisoimage", "gcc", "make",
             "binutils", "python3-pytest", "python3-pexpect", "python3-pytest-xdist"]
 NOT_SHIPPED = ("handouts/", "build/", "grader/selftest/", "setup.sh", "run_autograder",
                "grader/gradescope/config.json", "compile_commands.json")

@@ -5,6 +5,7 @@ The grade runner sets these through the environment, so pytest workers agree:
   KIT_BUILD     folder holding <lab>/<variant>/kernel.iso (default <kit>/build)
 """
 import os
+import threading
 from pathlib import Path
 
 KIT = Path(__file__).resolve().parents[2]
@@ -24,10 +25,18 @@ def lab_dir(lab):
 
 
 def kernel_iso(lab):
+    """The lab's ISO, once its build has ended (BuildError if it failed)."""
+    err = wait_build(lab)
+    if err:
+        raise BuildError(err)
     return lab_dir(lab) / "kernel.iso"
 
 
 def kernel_elf(lab):
+    """The lab's kernel ELF, once it is linked (BuildError if the build failed)."""
+    err = wait_build(lab, "elf")
+    if err:
+        raise BuildError(err)
     return lab_dir(lab) / "kernel.elf"
 
 
@@ -54,3 +63,51 @@ def new_rng(tag=""):
     r = random.Random(f"{seed}:{tag}")
     r.seed_value = seed
     return r
+
+
+# ---- builds still running in this process -------------------------------------
+# grade.py starts `make` and runs pytest at once, so pytest's start-up and the
+# test modules' imports overlap the compiler. A lab's build is then a Build here:
+# a machine waits for the stage it boots from (the ELF for -kernel, the ISO for
+# GRUB). Without an entry (pytest-xdist workers, --prebuilt, a plain pytest
+# run) the build finished before pytest started and KIT_BUILD_FAILED says how.
+
+
+class BuildError(AssertionError):
+    """The lab did not compile or link: str() is what the student reads."""
+
+
+class Build:
+    def __init__(self):
+        self.elf = threading.Event()   # set once kernel.elf is linked (or the build failed)
+        self.done = threading.Event()  # set once the whole build has ended
+        self.ok = None                 # True / False once done
+        self.log = ""
+
+
+_builds = {}
+
+
+def track_build(lab):
+    _builds[lab] = Build()
+    return _builds[lab]
+
+
+def wait_build(lab, stage="done", timeout=600):
+    """Wait until `lab`'s build reached `stage` ("elf" or "done"); return the
+    build error a student should read, or None."""
+    b = _builds.get(lab)
+    if b is not None:
+        getattr(b, stage).wait(timeout)
+        if stage == "elf" and not b.done.is_set() and b.ok is not False:
+            return None
+        b.done.wait(timeout)
+        return None if b.ok else build_error(lab, b.log)
+    if lab in os.environ.get("KIT_BUILD_FAILED", "").split(","):
+        log = Path(os.environ.get("KIT_BUILD_LOGS", "/nonexistent")) / f"{lab}.log"
+        return build_error(lab, log.read_text(errors="replace") if log.exists() else "")
+    return None
+
+
+def build_error(lab, log):
+    return f"build error: lab {lab} does not compile or link.\n{log[-3000:]}"

@@ -363,7 +363,7 @@ def test_gradescope_zip_layout(runs):
     assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
     assert not [n for n in names if n.startswith(f"solutions/{LAB}/")]
     assert not [n for n in names if n.startswith(("build/", ".git/"))]
-    for pkg in ("qemu-system-x86", "grub-pc-bin", "grub-common", "xorriso", "gcc", "make",
+    for pkg in ("qemu-system-x86", "grub-pc-bin", "grub-common", "genisoimage", "gcc", "make",
                 "binutils", "python3-pytest", "python3-pexpect", "python3-pytest-xdist"):
         assert re.search(rf"apt-get install -y.*\b{re.escape(pkg)}\b", setup), pkg
 
