@@ -224,7 +224,7 @@ def random_maps(lab):
             frame = lab.random_frame()
             mem = mm.PhysCache(lab.m)
             before = lab.walk(va, mem)
-            tables_before = mm.table_tree(mem.u64, lab.cr3, lab.rules.ram_top)
+            tables_before = mm.table_tree(mem, lab.cr3, lab.rules.ram_top)
             code = lab.map(va, frame, flags)
             mem = mm.PhysCache(lab.m)  # the state right after this map_to
             after = lab.walk(va, mem)
@@ -289,7 +289,7 @@ def test_allocator_hands_out_only_free_usable_frames(lab, full_pool):
     assert lab.pool == lab.frames, f"the pool holds {lab.pool} frames, but frame_init was asked " \
         f"for at most {lab.frames} (max_frames), with far more usable memory"
     mem = mm.PhysCache(lab.m)
-    tables = mm.table_tree(mem.u64, lab.cr3, lab.rules.ram_top)
+    tables = mm.table_tree(mem, lab.cr3, lab.rules.ram_top)
     for pa in tables:
         if not lab.rules.in_kernel(pa):
             why = lab.rules.problem(pa)
@@ -342,7 +342,7 @@ def test_map_creates_fresh_zeroed_tables(lab, random_maps):
             junk = [(i, e) for i, e in enumerate(mp["created"][tbl]) if e and i != idx]
             assert not junk, f"{_describe(mp)}: the new {name} at 0x{tbl:x} is not zeroed: entry " \
                 f"{junk[0][0]} holds 0x{junk[0][1]:x} ({len(junk)} stray entries; zero each new table)"
-    tables = mm.table_tree(mm.PhysCache(lab.m).u64, lab.cr3, lab.rules.ram_top)
+    tables = mm.table_tree(mm.PhysCache(lab.m), lab.cr3, lab.rules.ram_top)
     _audit(lab, tables)  # no table in use may still be in the free pool
 
 

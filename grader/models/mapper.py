@@ -161,9 +161,9 @@ def _link(entry, where, ram_top):
     return pa
 
 
-def table_tree(read_u64, cr3, ram_top):
+def table_tree(mem, cr3, ram_top):
     """{table_pa: level} of every table reachable from CR3 (PML4 = 4 .. PT = 1);
-    ram_top: the end of RAM, where no table can be."""
+    mem: a PhysCache; ram_top: the end of RAM, where no table can be."""
     tables = {}
 
     def visit(pa, level):
@@ -175,8 +175,7 @@ def table_tree(read_u64, cr3, ram_top):
         tables[pa] = level
         if level == 1:
             return
-        for i in range(512):
-            e = read_u64(pa + 8 * i)
+        for i, e in enumerate(mem.table(pa)):
             if e & P and not (level in (2, 3) and e & PS):
                 visit(_link(e, f"entry {i} of the table at 0x{pa:x}", ram_top), level - 1)
 
@@ -214,12 +213,11 @@ def leaves_in(mem, cr3, start, end, ram_top):
 def tables_digest(mem, cr3, ram_top):
     """(digest, tables) over every table reachable from cr3, A/D bits masked:
     equal digests mean the page tables did not change. mem: a PhysCache."""
-    tables = table_tree(mem.u64, cr3, ram_top)
+    tables = table_tree(mem, cr3, ram_top)
     h = hashlib.sha256()
     for pa in sorted(tables):
         h.update(pa.to_bytes(8, "little"))
-        for e in mem.table(pa):
-            h.update((e & ~AD).to_bytes(8, "little"))
+        h.update(struct.pack("<512Q", *(e & ~AD for e in mem.table(pa))))
     return h.hexdigest(), tables
 
 
@@ -259,6 +257,11 @@ class PhysCache:
         self.machine, self.chunk, self.chunks = machine, chunk, {}
 
     def read(self, pa, size):
+        base = pa - pa % self.chunk
+        if pa + size <= base + self.chunk:  # within one chunk: the usual case
+            if base not in self.chunks:
+                self.chunks[base] = self.machine.read_phys(base, self.chunk)
+            return self.chunks[base][pa - base:pa - base + size]
         out = bytearray()
         while size > 0:
             base = pa - pa % self.chunk
