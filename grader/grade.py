@@ -13,8 +13,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 GRADER = Path(__file__).resolve().parent
@@ -65,6 +65,30 @@ def build(lab, variant_args, logs):
         b.elf.set()
         b.done.set()
     return lab, b.ok, time.monotonic() - t
+
+
+def start_builds(labs, make_args, logs):
+    """Build the labs in two background threads; returns (results, threads)."""
+    todo, results = list(labs), {}
+
+    def worker():
+        while True:
+            try:
+                lab = todo.pop(0)  # list.pop is atomic
+            except IndexError:
+                return
+            results[lab] = build(lab, make_args, logs)
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(min(2, len(labs)))]
+    for t in threads:
+        t.start()
+    return results, threads
+
+
+def finish_builds(labs, results, threads):
+    for t in threads:
+        t.join()
+    return [results[lab] for lab in labs]
 
 
 class Collector:
@@ -206,10 +230,9 @@ def main():
         # workers are processes of their own: they start once every build ended.
         for lab in labs:
             config.track_build(lab)
-        builder = ThreadPoolExecutor(max_workers=2)
-        futures = [builder.submit(build, lab, make_args, logs) for lab in labs]
+        builder = start_builds(labs, make_args, logs)
         if jobs > 1 or not files:
-            built = [f.result() for f in futures]
+            built = finish_builds(labs, *builder)
     os.environ["KIT_BUILD_LOGS"] = str(logs)
     if builder is None or jobs > 1 or not files:
         os.environ["KIT_BUILD_FAILED"] = ",".join(lab for lab, ok, _ in built if not ok)
@@ -233,8 +256,7 @@ def main():
         finally:
             sys.stdout = saved
     if builder is not None:
-        built = [f.result() for f in futures]  # a build no test waited for (none selected) ends too
-        builder.shutdown()
+        built = finish_builds(labs, *builder)  # a build no test waited for (none selected) ends too
     build_info = {lab: (ok, secs) for lab, ok, secs in built}
     out = open(os.devnull, "w") if args.quiet else sys.stdout
     earned, total = print_table(collector.results, labs, variant, build_info, out)

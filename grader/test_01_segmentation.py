@@ -88,12 +88,11 @@ class Boots:
         self.rng = config.new_rng(LAB)
         self.seed = self.rng.seed_value
         self.plan = Plan(self.rng)
-        # the PVH boots first: they may start as soon as the ELF is linked, the
-        # GRUB one (the shared boot, as students run it) once the ISO is made
-        for name, (run, prefixes) in sorted(self.plan.boots.items(), key=lambda b: b[0] == "main"):
-            params = self.plan.params(name)
-            if any(t.startswith(p) for p in prefixes.split() for t in selected):
-                pool.start(name, LAB, via="grub" if name == "main" else "pvh", **params)
+        # the shared boot goes through GRUB, as students run it; the rest PVH
+        pool.start_many([(name, LAB, dict(via="grub" if name == "main" else "pvh",
+                                          **self.plan.params(name)))
+                         for name, (run, prefixes) in self.plan.boots.items()
+                         if any(t.startswith(p) for p in prefixes.split() for t in selected)])
         self.cache = {}
 
     def ready(self, name):

@@ -52,12 +52,10 @@ class Boots:
         self.layouts = {}
         for name in self.NAMES:
             self.layouts[name] = Layout(self.rng)
-        # the shared boot goes through GRUB, as students run it, the rest PVH; the
-        # PVH boots first: they may start as soon as the ELF is linked, GRUB's once
-        # the ISO is made
-        for name in sorted(self.NAMES, key=lambda n: n == "main"):
-            pool.start(name, LAB, via="grub" if name == "main" else "pvh",
-                       **self.layouts[name].params)
+        # the shared boot goes through GRUB, as students run it; the rest PVH
+        pool.start_many([(name, LAB, dict(via="grub" if name == "main" else "pvh",
+                                          **self.layouts[name].params))
+                         for name in self.NAMES])
         self.cache = {}
         self.errors = {}
         self.running = set()

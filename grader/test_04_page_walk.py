@@ -135,10 +135,8 @@ class Session:
         self.rng = config.new_rng(LAB)
         self.seed = self.rng.seed_value
         self.lay = Layout(self.rng)
-        # split (PVH) first: it may start as soon as the ELF is linked, walk (GRUB)
-        # once the ISO is made
-        pool.start("split", LAB, seed=self.rng.getrandbits(32))
-        pool.start("walk", LAB, via="grub", **self.lay.params)
+        pool.start_many([("walk", LAB, dict(via="grub", **self.lay.params)),
+                         ("split", LAB, dict(seed=self.rng.getrandbits(32)))])
         self.pool = pool
         self.cache = {}
 

@@ -179,14 +179,11 @@ def _start_machines(pool):
     physoff = (0xFFFF800000000000 | (rng.randrange(260, 400) << 39)
                | (rng.randrange(0, 500) << 30))
     fill = int.from_bytes(bytes(rng.randrange(0x11, 0xFF) for _ in range(8)), "little")
-    main_seed, full_seed = rng.randrange(1 << 32), rng.randrange(1 << 32)
-    # full (PVH) first: it may start as soon as the ELF is linked, main (GRUB)
-    # once the ISO is made
-    full = pool.start("full", LAB, seed=full_seed, fill=0)
-    m = pool.start("main", LAB, via="grub", seed=main_seed, frames=frames,
-                   physoff=physoff, fill=fill)
-    pool.lab = Lab5(m, rng, frames, physoff)
-    pool.full = Lab5(full, rng, None, 0xFFFF888000000000)
+    pool.start_many([("main", LAB, dict(via="grub", seed=rng.randrange(1 << 32), frames=frames,
+                                        physoff=physoff, fill=fill)),
+                     ("full", LAB, dict(seed=rng.randrange(1 << 32), fill=0))])
+    pool.lab = Lab5(pool["main"], rng, frames, physoff)
+    pool.full = Lab5(pool["full"], rng, None, 0xFFFF888000000000)
 
 
 @pytest.fixture(scope="module")

@@ -62,7 +62,8 @@ $(foreach d,$(DEPS.$(LAB)),$(eval $(call load_lab,$(d))))
 # student_dir(L): where lab L's student files come from
 student_dir = $(if $(filter $(1),$(LAB)),$(if $(SOLUTION),$(KIT)/solutions/$(1),$(STUDENT_ROOT)/starter/$(1)),$(if $(wildcard $(KIT)/solutions/$(1)/.),$(KIT)/solutions/$(1),$(STUDENT_ROOT)/starter/$(1)))
 
-CORE_SRCS := $(wildcard $(KIT)/labs/kernel/*.S) $(wildcard $(KIT)/labs/kernel/*.c)
+CORE_ASM := $(wildcard $(KIT)/labs/kernel/*.S)
+CORE_C := $(wildcard $(KIT)/labs/kernel/*.c)
 ALL_LABS := $(DEPS.$(LAB)) $(LAB)
 INCLUDES := -I$(KIT)/labs/kernel/include $(foreach l,$(ALL_LABS),-I$(KIT)/labs/$(l)/include -I$(call student_dir,$(l)))
 
@@ -76,11 +77,25 @@ $(2): $(1) $(MAKEFILE_LIST)
 	@mkdir -p $$(@D)
 	$$(call say,CC,$$(patsubst $(KIT)/%,%,$$<))$$(CC) $$(CFLAGS) $(3) -MMD -MP -MF $$@.d.$$$$$$$$ -MT $$@ -c $$< -o $$@.$$$$$$$$ && mv -f $$@.d.$$$$$$$$ $$(@:.o=.d) && mv -f $$@.$$$$$$$$ $$@
 OBJS += $(2)
-COMPILE_DB += {"directory": "$(KIT)", "file": "$(1)", "command": "$(CC) $(CFLAGS) $(3) -c $(1)"}
 endef
-add_sources = $(foreach s,$(3),$(eval $(call compile,$(s),$(2)/$(basename $(notdir $(s))).o,$(1))))
+db_entry = {"directory": "$(KIT)", "file": "$(1)", "command": "$(CC) $(CFLAGS) $(2) -c $(1)"}
+add_sources = $(foreach s,$(3),$(eval $(call compile,$(s),$(2)/$(basename $(notdir $(s))).o,$(1)))$(eval COMPILE_DB += $(call db_entry,$(s),$(1))))
 
-$(call add_sources,-I$(KIT)/labs/kernel/include,$(CORE_BUILD)/obj,$(CORE_SRCS))
+# The core's C files compile as one translation unit, build/core/core.c, which
+# includes them all: one compiler start instead of 13, each ~20 ms of a 2-core
+# machine's time, so a clean build takes 0.3 s less CPU and the core compiles
+# alongside the lab's files. So no two core files may define a static function
+# or a macro of the same name. gdb and error messages still name each file, and
+# compile_commands.json gives editors one entry per file, with the same flags.
+# core.c is written when make starts (and only when its text changes), so the
+# core's compile, the longest job, can start first.
+CORE_UNITY := $(CORE_BUILD)/core.c
+CORE_OBJ := $(CORE_BUILD)/obj/core.o
+$(shell mkdir -p $(CORE_BUILD) && t=$(CORE_UNITY).$$$$ && printf '\043include "%s"\n' $(CORE_C) > $$t \
+	&& { cmp -s $$t $(CORE_UNITY) && rm -f $$t || mv -f $$t $(CORE_UNITY); })
+$(eval $(call compile,$(CORE_UNITY),$(CORE_OBJ),-I$(KIT)/labs/kernel/include))
+$(call add_sources,-I$(KIT)/labs/kernel/include,$(CORE_BUILD)/obj,$(CORE_ASM))
+COMPILE_DB += $(foreach s,$(CORE_C),$(call db_entry,$(s),-I$(KIT)/labs/kernel/include))
 $(call add_sources,$(INCLUDES) $(EXTRA_CFLAGS),$(BUILD)/obj/lab,$(addprefix $(KIT)/labs/$(LAB)/,$(KIT_SRCS.$(LAB))))
 $(foreach l,$(ALL_LABS),$(call add_sources,$(INCLUDES),$(BUILD)/obj/student-$(l),$(addprefix $(call student_dir,$(l))/,$(STUDENT_SRCS.$(l)))))
 
@@ -97,7 +112,7 @@ elf: $(ELF) $(GRUB_CORE)
 
 # Link and ISO steps also write under a temporary name and rename, so two
 # `make grade` runs in one checkout never read each other's half-written files.
-$(ELF): $(OBJS) $(KIT)/labs/kernel/linker.ld
+$(ELF): $(CORE_OBJ) $(OBJS) $(KIT)/labs/kernel/linker.ld
 	$(call say,LD,$(patsubst $(KIT)/%,%,$@))$(LD) $(LDFLAGS) -T $(KIT)/labs/kernel/linker.ld -o $@.$$$$ $(OBJS) && mv -f $@.$$$$ $@
 
 # The ISO: GRUB's El Torito core image with labs/kernel/grub.cfg built in, the

@@ -109,5 +109,11 @@ def wait_build(lab, stage="done", timeout=600):
     return None
 
 
+def build_done(lab):
+    """Has `lab`'s build ended (or was it never tracked here)?"""
+    b = _builds.get(lab)
+    return b is None or b.done.is_set()
+
+
 def build_error(lab, log):
     return f"build error: lab {lab} does not compile or link.\n{log[-3000:]}"

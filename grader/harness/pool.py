@@ -1,4 +1,5 @@
 """A module's machines, started together and shared by name."""
+from . import config
 from .machine import Machine
 
 
@@ -31,6 +32,21 @@ class MachinePool:
         via = kwargs.pop("via", None)
         self.machines[name] = self.machine(lab, params=kwargs, **({"via": via} if via else {}))
         return self.machines[name]
+
+    def start_many(self, specs):
+        """Start several machines, [(name, LAB, {"via": .., **params})]: the GRUB
+        boots as soon as their lab's ISO exists (they are the longest and the
+        tests wait for them), the PVH boots meanwhile, from the moment the ELF is
+        linked. Starting a machine takes ~10 ms; ten of them in a row would hold
+        a GRUB boot back by 0.1 s."""
+        grub = [s for s in specs if s[2].get("via") == "grub"]
+        pvh = [s for s in specs if s[2].get("via") != "grub"]
+        while grub or pvh:
+            if grub and (not pvh or config.build_done(grub[0][1])):
+                name, lab, kw = grub.pop(0)
+            else:
+                name, lab, kw = pvh.pop(0)
+            self.start(name, lab, **kw)
 
     def __getitem__(self, name):
         return self.machines[name]
