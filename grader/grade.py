@@ -242,6 +242,12 @@ def main():
         import pytest
         pargs = files + ["-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--tb=native",
                          "-o", "console_output_style=classic", "--no-header", "-rN"]
+        # pytest's built-in plugins the lab tests do not use: not importing
+        # them takes ~0.1 s off every run
+        for plugin in ("doctest", "junitxml", "pastebin", "nose", "unittest", "legacypath", "tmpdir",
+                       "monkeypatch", "recwarn", "setuponly", "setupplan", "stepwise", "debugging",
+                       "faulthandler", "python_path", "logging"):
+            pargs += ["-p", f"no:{plugin}"]
         if args.test:
             pargs += ["-k", args.test]
         # Only the plugins the run needs: autoloading every installed one costs ~0.1 s.
