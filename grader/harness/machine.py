@@ -60,7 +60,7 @@ def _fw_cfg_string(params):
 class Machine:
     def __init__(self, lab, params=None, iso=None, extra_args=(), timeout=BOOT_TIMEOUT, via="pvh"):
         """Start QEMU now (no waiting). via="grub" boots the lab's ISO through GRUB
-        (multiboot2) and SeaBIOS, as students run it (~0.8 s); via="pvh" loads the
+        (multiboot2) and SeaBIOS, as students run it (~0.4 s); via="pvh" loads the
         same kernel ELF with QEMU's -kernel (PVH entry) under the qboot firmware
         (~0.08 s), for scenario boots."""
         self.lab = lab
