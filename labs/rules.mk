@@ -16,25 +16,8 @@
 #   EXTRA_CFLAGS=...  more flags for the lab's own files (not the shared core)
 
 .DEFAULT_GOAL := all
-MAKEFLAGS += --jobs=$(shell nproc)
 KIT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
-override LAB := $(notdir $(CURDIR))
-SUBMISSION ?=
-STUDENT_ROOT := $(if $(SUBMISSION),$(abspath $(SUBMISSION)),$(KIT))
-# one build folder per submission path, so submissions never share objects
-VARIANT := $(if $(SOLUTION),solution,$(if $(SUBMISSION),submission-$(shell printf %s '$(abspath $(SUBMISSION))' | cksum | cut -d' ' -f1),starter))
-BUILD ?= $(KIT)/build/$(LAB)/$(VARIANT)
-
-ifeq ($(V),1)
-Q :=
-say :=
-else ifneq ($(findstring s,$(firstword -$(MAKEFLAGS))),)
-Q := @
-say := @
-else
-Q := @
-say = @printf '  %-6s %s\n' $(1) $(2);
-endif
+include $(KIT)/labs/common.mk
 
 CC := gcc
 LD := ld
