@@ -44,27 +44,23 @@ def build(lab, variant_args, logs):
     first (tests that boot it with -kernel may start), then the ISO; report
     both stages to config's Build for `lab`. Return (lab, ok, seconds)."""
     t = time.monotonic()
-    b = config.track_build(lab) if lab not in config._builds else config._builds[lab]
+    b = config.track_build(lab)
     make = ["make", "-s", "-C", str(config.KIT / "labs" / lab), f"BUILD={config.lab_dir(lab)}"] + variant_args
-    out = ""
+    out, ok = "", False
     try:
         r = subprocess.run(make + ["elf"], capture_output=True, text=True)
         out = r.stdout + r.stderr
         if r.returncode == 0:
-            b.elf.set()
+            b.linked()
             r = subprocess.run(make, capture_output=True, text=True)
             out += r.stdout + r.stderr
-        b.ok = r.returncode == 0
+        ok = r.returncode == 0
     except OSError as e:
         out += f"{e}\n"
-        b.ok = False
     finally:
-        b.log = out
         (logs / f"{lab}.log").write_text(out)
-        b.ok = bool(b.ok)
-        b.elf.set()
-        b.done.set()
-    return lab, b.ok, time.monotonic() - t
+        b.finished(ok, out)
+    return lab, ok, time.monotonic() - t
 
 
 def start_builds(labs, make_args, logs):

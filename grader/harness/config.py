@@ -84,13 +84,21 @@ class Build:
         self.ok = None                 # True / False once done
         self.log = ""
 
+    def linked(self):
+        self.elf.set()
+
+    def finished(self, ok, log):
+        self.ok, self.log = ok, log  # before the events: a waiter they wake reads them
+        self.elf.set()
+        self.done.set()
+
 
 _builds = {}
 
 
 def track_build(lab):
-    _builds[lab] = Build()
-    return _builds[lab]
+    """The Build of `lab` in this process (made on first call)."""
+    return _builds.setdefault(lab, Build())
 
 
 def wait_build(lab, stage="done", timeout=600):
