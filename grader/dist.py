@@ -187,7 +187,8 @@ def plan(files, released, published):
         if p in TOP_FILES:
             take(p)
         elif top == "labs":
-            if p == "labs/rules.mk" or parts[1] == "kernel" or parts[1] in released:
+            # the shared build rules (labs/*.mk), the core, the released labs
+            if len(parts) == 2 or parts[1] == "kernel" or parts[1] in released:
                 take(p)
         elif top == "starter" and parts[1] in released:
             take(p)
