@@ -124,10 +124,10 @@ handouts:
 	@$(PY) $(KIT)/handouts/site/build.py --out $(KIT)/build/site
 
 dist:
-	@$(PY) $(KIT)/grader/dist.py release --upto "$(UPTO)" --publish "$(PUBLISH)" --out $(KIT)/build/dist
+	@$(PY) $(KIT)/grader/course/dist.py release --upto "$(UPTO)" --publish "$(PUBLISH)" --out $(KIT)/build/dist
 
 publish: lab-required
-	@$(PY) $(KIT)/grader/dist.py publish --lab $(LAB_NAME) --dist "$(DIST)"
+	@$(PY) $(KIT)/grader/course/dist.py publish --lab $(LAB_NAME) --dist "$(DIST)"
 
 # ---- instructors: a class at once, Gradescope ----------------------------------
 #   make grade-class SUBMISSIONS=dir [LAB=..] [OUT=dir]   grade every submission in dir
@@ -135,7 +135,7 @@ publish: lab-required
 .PHONY: grade-class gradescope
 grade-class: need
 	@test -n "$(SUBMISSIONS)" || { echo "Say where: SUBMISSIONS=<folder of submissions>"; exit 2; }
-	@$(PY) $(KIT)/grader/batch.py $(SUBMISSIONS) $(if $(LAB),--lab $(LAB)) $(if $(OUT),--out $(OUT))
+	@$(PY) $(KIT)/grader/course/batch.py $(SUBMISSIONS) $(if $(LAB),--lab $(LAB)) $(if $(OUT),--out $(OUT))
 
 gradescope:
-	@$(PY) $(KIT)/grader/gradescope/build.py --out $(KIT)/build/gradescope.zip $(if $(LAB),--lab $(LAB))
+	@$(PY) $(KIT)/grader/course/gradescope/build.py --out $(KIT)/build/gradescope.zip $(if $(LAB),--lab $(LAB))

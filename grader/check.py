@@ -40,7 +40,9 @@ def main():
     procs = {}
     for variant in ("starter", "solution"):
         out = tmp / f"{variant}.json"
-        cmd = [PY, str(GRADER / "grade.py"), "--quiet", "--json", str(out), "--jobs", "1"] + extra
+        # every earlier lab from its solution: a starter's tests must fail on its own stubs
+        cmd = [PY, str(GRADER / "grade.py"), "--quiet", "--json", str(out), "--jobs", "1",
+               "--published", "all"] + extra
         env = dict(os.environ)
         if variant == "solution":
             cmd.append("--solution")

@@ -187,6 +187,8 @@ def main():
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--solution", action="store_true")
     g.add_argument("--submission")
+    ap.add_argument("--published", metavar="LABS",
+                    help="earlier labs linked from their solutions ('all', or names; default course.toml)")
     ap.add_argument("--gradescope")
     ap.add_argument("--json")
     ap.add_argument("--jobs", type=int, default=0, help="pytest-xdist workers (0: one per lab, at most 2)")
@@ -200,6 +202,10 @@ def main():
     variant = "solution" if args.solution else "submission" if args.submission else "starter"
     make_args = ["SOLUTION=1"] if args.solution else \
         [f"SUBMISSION={os.path.abspath(args.submission)}"] if args.submission else []
+    if args.published is not None:
+        names = config.labs() if args.published == "all" else \
+            [resolve_lab(l) for l in args.published.replace(",", " ").split()]
+        make_args.append("PUBLISHED=" + " ".join(names))
     if args.submission:  # one build folder per submission path (as labs/rules.mk names it)
         variant = "submission-" + hashlib.sha1(os.path.abspath(args.submission).encode()).hexdigest()[:12]
     os.environ["KIT_VARIANT"] = variant

@@ -12,6 +12,12 @@ STUDENT_ROOT := $(if $(SUBMISSION),$(abspath $(SUBMISSION)),$(KIT))
 # one build folder per submission path, so submissions never share objects
 VARIANT := $(if $(SOLUTION),solution,$(if $(SUBMISSION),submission-$(shell printf %s '$(abspath $(SUBMISSION))' | cksum | cut -d' ' -f1),starter))
 BUILD ?= $(KIT)/build/$(LAB)/$(VARIANT)
+# The labs whose solutions are published (course.toml's one-line `published`
+# list, unless given on the command line): an earlier lab's published solution
+# is linked instead of the student's own work.
+ifeq ($(origin PUBLISHED),undefined)
+PUBLISHED := $(shell sed -n 's/^published *= *\[\([^]]*\)\].*/\1/p' '$(KIT)/course.toml' 2>/dev/null | tr -d '",')
+endif
 
 MAKEFLAGS += --jobs=$(shell nproc)
 

@@ -5,12 +5,13 @@
 #   labs/kernel                     the core
 #   labs/N                          the lab's kit side (LAB_KIT_SRCS of its lab.mk)
 #   starter/N (solutions/N with SOLUTION=1)          the student files (LAB_STUDENT_SRCS)
-#   for each earlier lab M in LAB_DEPS: solutions/M when it exists (published),
-#                                   else the student's own starter/M
+#   for each earlier lab M in LAB_DEPS: solutions/M when M is published
+#                                   (PUBLISHED, course.toml), else the student's starter/M
 #
 # Variables:
 #   SOLUTION=1        build lab N from solutions/N (instructors, `make check`)
 #   SUBMISSION=path   take starter/... from a submission folder instead of this tree
+#   PUBLISHED=labs    earlier labs linked from solutions/ (default: course.toml)
 #   BUILD=dir         output folder (default build/<lab>/<starter|solution>)
 #   V=1               show full commands
 #   EXTRA_CFLAGS=...  more flags for the lab's own files (not the shared core)
@@ -42,8 +43,15 @@ endef
 $(eval $(call load_lab,$(LAB)))
 $(foreach d,$(DEPS.$(LAB)),$(eval $(call load_lab,$(d))))
 
+# from_solution(L): non-empty when lab L's student files come from solutions/L:
+# the lab itself under SOLUTION=1; an earlier lab under SOLUTION=1 or when it
+# is published (PUBLISHED, from course.toml) and its solution is in this tree.
+from_solution = $(if $(SOLUTION),y,$(if $(filter $(1),$(LAB)),,$(and $(filter $(1),$(PUBLISHED)),$(wildcard $(KIT)/solutions/$(1)/.))))
 # student_dir(L): where lab L's student files come from
-student_dir = $(if $(filter $(1),$(LAB)),$(if $(SOLUTION),$(KIT)/solutions/$(1),$(STUDENT_ROOT)/starter/$(1)),$(if $(wildcard $(KIT)/solutions/$(1)/.),$(KIT)/solutions/$(1),$(STUDENT_ROOT)/starter/$(1)))
+student_dir = $(if $(call from_solution,$(1)),$(KIT)/solutions/$(1),$(STUDENT_ROOT)/starter/$(1))
+# obj_group(L): their objects' folder, named by their origin so a change of
+# PUBLISHED never links an object compiled from the other file
+obj_group = $(if $(call from_solution,$(1)),solution,student)-$(1)
 
 CORE_ASM := $(wildcard $(KIT)/labs/kernel/*.S)
 CORE_C := $(wildcard $(KIT)/labs/kernel/*.c)
@@ -80,7 +88,7 @@ $(eval $(call compile,$(CORE_UNITY),$(CORE_OBJ),-I$(KIT)/labs/kernel/include))
 $(call add_sources,-I$(KIT)/labs/kernel/include,$(CORE_BUILD)/obj,$(CORE_ASM))
 COMPILE_DB += $(foreach s,$(CORE_C),$(call db_entry,$(s),-I$(KIT)/labs/kernel/include))
 $(call add_sources,$(INCLUDES) $(EXTRA_CFLAGS),$(BUILD)/obj/lab,$(addprefix $(KIT)/labs/$(LAB)/,$(KIT_SRCS.$(LAB))))
-$(foreach l,$(ALL_LABS),$(call add_sources,$(INCLUDES),$(BUILD)/obj/student-$(l),$(addprefix $(call student_dir,$(l))/,$(STUDENT_SRCS.$(l)))))
+$(foreach l,$(ALL_LABS),$(call add_sources,$(INCLUDES),$(BUILD)/obj/$(call obj_group,$(l)),$(addprefix $(call student_dir,$(l))/,$(STUDENT_SRCS.$(l)))))
 
 # ---- outputs ------------------------------------------------------------------
 ELF := $(BUILD)/kernel.elf

@@ -1,4 +1,4 @@
-"""Grading a class (grader/batch.py) and the Gradescope autograder (grader/gradescope/).
+"""Grading a class (grader/course/batch.py) and the Gradescope autograder (grader/course/gradescope/).
 
 One batch run grades a sample class built from the kit's own Lab 1 files: a
 full-marks, a partial, a broken and several malicious submissions, in every
@@ -22,7 +22,7 @@ import pytest
 GRADER = Path(__file__).resolve().parents[1]
 KIT = GRADER.parent
 sys.path.insert(0, str(GRADER))
-import batch  # noqa: E402
+from course import batch  # noqa: E402
 
 PY = "/usr/bin/python3"
 LAB = "01-segmentation"
@@ -171,7 +171,7 @@ def start_batch(tmp, *args):
     """batch.py with its temporary files under tmp/work, to look for leftovers there."""
     work = Path(tmp) / "work"
     work.mkdir(exist_ok=True)
-    job = Job([PY, GRADER / "batch.py", *args], env=dict(os.environ, TMPDIR=str(work)))
+    job = Job([PY, GRADER / "course" / "batch.py", *args], env=dict(os.environ, TMPDIR=str(work)))
     job.work = work
     return job
 
@@ -189,7 +189,7 @@ def runs(tmp_path_factory):
     out["timeout"].out = slow / "out"
     gs = tmp_path_factory.mktemp("gs")
     zip_path = gs / "autograder.zip"
-    subprocess.run([PY, str(GRADER / "gradescope" / "build.py"), "--out", str(zip_path), "--lab", "01"],
+    subprocess.run([PY, str(GRADER / "course" / "gradescope" / "build.py"), "--out", str(zip_path), "--lab", "01"],
                    check=True, capture_output=True)
     out["zip"] = zip_path
     out["gs-full"] = start_autograder(zip_path, gs / "full", {FILE: solution()})
@@ -358,7 +358,7 @@ def test_gradescope_zip_layout(runs):
         names = set(zf.namelist())
         setup = zf.read("setup.sh").decode()
         modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
-    assert {"setup.sh", "run_autograder", "grader/grade.py", "grader/batch.py", "Makefile",
+    assert {"setup.sh", "run_autograder", "grader/grade.py", "grader/course/batch.py", "Makefile",
             "labs/kernel/linker.ld", f"labs/{LAB}/lab.mk", STUDENT} <= names
     assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
     assert not [n for n in names if n.startswith(f"solutions/{LAB}/")]

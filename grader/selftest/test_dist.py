@@ -14,8 +14,8 @@ import pytest
 KIT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(KIT / "grader"))
 
-import dist  # noqa: E402
-import leaks  # noqa: E402
+from course import dist  # noqa: E402
+from course import leaks  # noqa: E402
 
 UPTO, PUBLISH = "03", "01"
 STUDENT = {"GIT_AUTHOR_NAME": "A Student", "GIT_AUTHOR_EMAIL": "student@example.edu",
@@ -108,7 +108,7 @@ def test_release_holds_released_labs_and_published_solutions_only(rel):
     assert present("starter") == upto
     assert present("solutions") == pub
     assert [l for l in present("labs") if re.match(r"\d\d-", l)] == upto
-    for absent in ("labs/cheat", "labs/smoke", "grader/selftest", "grader/cheats.py", "grader/leaks.py",
+    for absent in ("labs/cheat", "labs/smoke", "grader/selftest", "grader/cheats.py", "grader/course/leaks.py",
                    "handouts/instructor-guide.md", "handouts/releasing.md", ".ci"):
         assert not (clone / absent).exists(), f"{absent} is in a student release"
     for lab in upto:

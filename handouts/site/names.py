@@ -221,7 +221,7 @@ class Kit:
     def _tools(self):
         """The kit's scripts and build rules: the files they write count as named."""
         for f in self.files:
-            if f.endswith((".py", ".mk")) or f in ("Makefile", "grader/gradescope/run_autograder"):
+            if f.endswith((".py", ".mk")) or f in ("Makefile", "grader/course/gradescope/run_autograder"):
                 yield self.root / f
 
     def produced(self, name):

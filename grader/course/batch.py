@@ -36,7 +36,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-GRADER = Path(__file__).resolve().parent
+GRADER = Path(__file__).resolve().parents[1]
 KIT_ROOT = GRADER.parent
 PY = "/usr/bin/python3"
 

@@ -27,7 +27,7 @@ for students who started from the tarball. update does the same without a
 solution: a fix to the grader or a lab's kit side, or (--upto) the next labs.
 
 Both refuse (exit 1, nothing written or committed) when the leak check
-(grader/leaks.py) finds code of a solution that is not published anywhere in
+(grader/course/leaks.py) finds code of a solution that is not published anywhere in
 the release. Labs are named by number or folder: 3, 03, 03-cr3, cr3.
 """
 import argparse
@@ -43,10 +43,10 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-GRADER = Path(__file__).resolve().parent
+GRADER = Path(__file__).resolve().parents[1]
 KIT = GRADER.parent
 sys.path.insert(0, str(GRADER))
-import leaks  # noqa: E402
+from course import leaks  # noqa: E402
 
 MANIFEST = ".release.json"
 TOP_FILES = ("Makefile", "README.md", ".gitignore", ".editorconfig", ".clang-format")
@@ -216,7 +216,7 @@ def plan(files, released, published):
 
 def manifest(released, published, commit, history):
     return (json.dumps({
-        "note": "A student release of the kit, made by grader/dist.py. The instructor adds "
+        "note": "A student release of the kit, made by grader/course/dist.py. The instructor adds "
                 "solutions with `make publish LAB=.. DIST=<this repository>`.",
         "labs": released, "published": published, "kit_commit": commit,
         "history": history}, indent=1) + "\n").encode()
@@ -323,7 +323,7 @@ def release(kit, upto, publish, out, name=None, force=False):
     git("init", "-q", "-b", "main", cwd=root)
     git("add", "-A", cwd=root)
     git("commit", "-q", "-m", f"Student release: {describe(released, published)}\n\n"
-        f"Made from the kit's commit {commit} by grader/dist.py.", cwd=root, env=env)
+        f"Made from the kit's commit {commit} by grader/course/dist.py.", cwd=root, env=env)
     tarball(tgz, root, content, name)
     return root, tgz, released, published, len(content)
 
@@ -375,7 +375,7 @@ def publish(kit, lab_spec, dist, upto=None, out=None):
     write_tree(dist, {p: content[p] for p in changed})
     git("add", "-A", cwd=dist)
     git("commit", "-q", "-m", f"{'Publish' if lab else 'Update'} {what}\n\n"
-        f"From the kit's commit {commit} by grader/dist.py.", cwd=dist, env=git_env())
+        f"From the kit's commit {commit} by grader/course/dist.py.", cwd=dist, env=git_env())
     out = Path(out) if out else dist.parent
     tgz = out / f"{dist.name}-{'publish-' + lab[:2] if lab else 'update-' + commit[:7]}.tar.gz"
     out.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 """Gradescope's autograder: grade the submission with the kit shipped in the zip.
 
 run_autograder execs this. The student's files are taken from the submission
-with the same rules as `make grade-class` (grader/batch.py): only .c/.h/.S
+with the same rules as `make grade-class` (grader/course/batch.py): only .c/.h/.S
 files under starter/<lab>/ (or bare files named like a lab's student files),
 written into a fresh copy of this kit; links, paths that leave the
 submission and oversized files refuse it, and results.json says why.
@@ -21,9 +21,9 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-KIT = HERE.parents[1]
+KIT = HERE.parents[2]
 sys.path.insert(0, str(KIT / "grader"))
-import batch  # noqa: E402
+from course import batch  # noqa: E402
 
 RULES = ("The grader takes only your .c, .h and .S files under starter/<lab>/ "
          "(for example starter/01-segmentation/gdt.c), or those files uploaded on their own.")

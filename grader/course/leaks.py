@@ -1,4 +1,4 @@
-"""Find an unpublished solution's code inside a student release (grader/dist.py).
+"""Find an unpublished solution's code inside a student release (grader/course/dist.py).
 
 A solution's *distinctive lines* are its lines that the lab's starter files do
 not have (whitespace and comments removed, trivial lines like `}` or

@@ -16,15 +16,15 @@ import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-KIT = HERE.parents[1]
+KIT = HERE.parents[2]
 sys.path.insert(0, str(KIT / "grader"))
-import batch  # noqa: E402
+from course import batch  # noqa: E402
 
 # What grading needs on Gradescope's Ubuntu image (the README's packages, less gdb).
 PACKAGES = ["qemu-system-x86", "grub-pc-bin", "grub-common", "genisoimage", "gcc", "make",
             "binutils", "python3-pytest", "python3-pexpect", "python3-pytest-xdist"]
 NOT_SHIPPED = ("handouts/", "build/", "grader/selftest/", "setup.sh", "run_autograder",
-               "grader/gradescope/config.json", "compile_commands.json")
+               "grader/course/gradescope/config.json", "compile_commands.json")
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)  # the same kit makes the same zip
 
 SETUP_SH = """#!/bin/bash
@@ -67,7 +67,7 @@ def build(out, labs, timeout):
         add(zf, "setup.sh", SETUP_SH.format(packages=" ".join(PACKAGES)), 0o755)
         add(zf, "run_autograder", (HERE / "run_autograder").read_bytes(), 0o755)
         config = {"labs": labs, "timeout": timeout or 100 * len(labs)}
-        add(zf, "grader/gradescope/config.json", json.dumps(config, indent=1) + "\n", 0o644)
+        add(zf, "grader/course/gradescope/config.json", json.dumps(config, indent=1) + "\n", 0o644)
         for f in files:
             mode = 0o755 if (kit.root / f).stat().st_mode & stat.S_IXUSR else 0o644
             add(zf, f, (kit.root / f).read_bytes(), mode)
