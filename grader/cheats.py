@@ -6,7 +6,8 @@ own files, and a check that each scores zero with a clear verdict.
     cheats.py run     TRANSCRIPTS [--lab L]... [--mode M]...   build and grade every cheat
 
 Kernel cheats (labs/cheat/cheat.c, pretending to be the lab): dump_hang,
-dump_exit, exit_now, replay, triple, reboot, flood, silent, bad_prompt.
+dump_exit, exit_now, replay, triple, reboot, flood, silent, bad_prompt,
+escapes, int3_loop.
 Source cheats (a submission made from the solution): syntax (does not compile),
 missing (links without a student function). The stub left in place is the
 starter, which `make check` grades already.
@@ -29,7 +30,7 @@ from harness import config  # noqa: E402
 
 PY = "/usr/bin/python3"
 KERNEL_MODES = ["dump_hang", "dump_exit", "exit_now", "replay", "triple", "reboot", "flood",
-                "silent", "bad_prompt"]
+                "silent", "bad_prompt", "escapes", "int3_loop"]
 SOURCE_MODES = ["syntax", "missing"]
 MODES = KERNEL_MODES + SOURCE_MODES
 # Each cheat must end in one of these verdicts (words of the harness's messages).

@@ -6,6 +6,10 @@
  *   replay      answer each monitor command with the output a solution run
  *               gave for the same command line (or the same command name)
  *   triple, reboot, flood, silent, bad_prompt   broken in the obvious way
+ *   escapes     replay, with terminal escape codes and carriage returns that
+ *               would redraw a score table on the grader's terminal
+ *   int3_loop   take #BP forever through a gate that returns at once, so
+ *               QEMU's exception log (-d int) grows without end
  * None of these may score a point: the grader's verdicts come from QEMU's
  * view of the machine and values chosen per boot, never from printed text.
  */
@@ -16,7 +20,8 @@
 
 const char lab_name[] = CHEAT_LAB;
 
-enum { DUMP_HANG, DUMP_EXIT, EXIT_NOW, REPLAY, TRIPLE, REBOOT, FLOOD, SILENT, BAD_PROMPT };
+enum { DUMP_HANG, DUMP_EXIT, EXIT_NOW, REPLAY, TRIPLE, REBOOT, FLOOD, SILENT, BAD_PROMPT, ESCAPES,
+       INT3_LOOP };
 
 static __noreturn void halt_forever(void)
 {
@@ -56,7 +61,12 @@ static const char *lookup(const char *line)
     return by_name ? by_name : "";
 }
 
-static __noreturn void replay_monitor(void)
+/* What the escapes mode adds around every answer: clear the line, go up,
+ * write a fake passing row, ring the bell, set the window title. */
+static const char escapes[] = "\r\033[2K\033[1A\033[2K  test_everything............ OK  100/100\r\a"
+                              "\033]0;all tests passed\007\033[32m";
+
+static __noreturn void replay_monitor(bool with_escapes)
 {
     static char line[256];
     for (;;) {
@@ -69,10 +79,31 @@ static __noreturn void replay_monitor(void)
         puts_raw(line);
         puts_raw("\n");
         const char *out = lookup(line);
+        if (with_escapes)
+            puts_raw(escapes);
         puts_raw(out);
         if (contains(out, "kit: stopped"))
             halt_forever();
     }
+}
+
+/* int3_loop: an IDT whose #BP gate (vector 3) leads to a bare iretq. */
+extern char int3_return[];
+__asm__(".text\nint3_return: iretq\n");
+
+static __noreturn void int3_forever(void)
+{
+    static u64 idt[2 * 4] __attribute__((aligned(16)));
+    u16 cs;
+    __asm__ volatile("mov %%cs, %0" : "=r"(cs));
+    u64 target = (u64)int3_return;
+    /* a 64-bit interrupt gate: offset 15:0, selector, P=1 DPL=0 type 0xE, offset 63:16 */
+    idt[2 * 3] = (target & 0xffff) | (u64)cs << 16 | 0x8eULL << 40 | ((target >> 16) & 0xffff) << 48;
+    idt[2 * 3 + 1] = target >> 32;
+    struct dtr d = {sizeof idt - 1, (u64)idt};
+    lidt(&d);
+    for (;;)
+        __asm__ volatile("int3");
 }
 
 void lab_main(void)
@@ -92,7 +123,8 @@ void lab_main(void)
     case EXIT_NOW:
         kit_exit(0);
     case REPLAY:
-        replay_monitor();
+    case ESCAPES:
+        replay_monitor(CHEAT_MODE == ESCAPES);
     case TRIPLE: {
         struct dtr none = {0, 0};
         lidt(&none);
@@ -112,5 +144,7 @@ void lab_main(void)
             puts_raw("lab>\n");
             serial_getc();
         }
+    case INT3_LOOP:
+        int3_forever();
     }
 }
