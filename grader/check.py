@@ -6,7 +6,9 @@
 For every lab: each test must FAIL on the starter and PASS on the solution.
 Also runs the harness's own tests (grader/selftest) against the smoke kernel,
 then the cheat corpus (grader/cheats.py) built from the solution runs' serial
-transcripts: every cheat must score zero. `sample` (the default) runs every
+transcripts: every cheat must score zero; then the attacks on the grading
+pipeline (grader/attacks.py): each must score zero with a clear verdict,
+bounded time and memory. `sample` (the default) runs every
 cheat against the first lab and the replaying, triple-faulting and
 non-compiling ones against every lab; `all` runs the whole corpus against
 every lab (`make check-cheats`). Exits non-zero on any defect.
@@ -118,7 +120,20 @@ def check_cheats(transcripts, labs, scope):
         defects.append(f"QEMU processes outlived the cheat corpus: {left}")
     caught = sum(not p for _, _, p, _, _ in rows)
     print(f"cheat corpus: {caught}/{len(rows)} caught ({scope}, {time.monotonic() - t:.1f}s)")
-    return defects
+    return defects + check_attacks(scope)
+
+
+def check_attacks(scope):
+    """The attacks on the pipeline (attacks.py): the sample, or all of them."""
+    import attacks
+    t = time.monotonic()
+    names = [c.name for c in attacks.CASES if c.sample or scope == "all"]
+    rows = attacks.run(names)
+    if scope == "all":
+        attacks.print_table(rows)
+    held = sum(not p for _, _, p in rows)
+    print(f"attacks on the pipeline: {held}/{len(rows)} held ({scope}, {time.monotonic() - t:.1f}s)")
+    return [f"attack {c.name} ({c.what}): {'; '.join(p)}" for c, _, p in rows if p]
 
 
 if __name__ == "__main__":
