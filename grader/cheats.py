@@ -119,9 +119,22 @@ def grade(labs, mode, root, submission=None):
     return json.loads(out.read_text()), time.monotonic() - t
 
 
+# Modes whose verdict must say more than VERDICT_WORDS: what the grader must have noticed.
+MODE_VERDICT = {"int3_loop": re.compile(r"flood|exception log", re.I)}
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def judge(lab, mode, result, seconds):
-    """Problems with one cheat's grading: points given, unclear messages."""
+    """Problems with one cheat's grading: points given, unclear messages,
+    terminal control characters that reached a message."""
     problems = []
+    for r in result["results"]:
+        if r["lab"] == lab and CONTROL.search(r["message"] or ""):
+            problems.append(f"{r['name']}: control characters in the message {r['message'][:120]!r}")
+            break
+    want = MODE_VERDICT.get(mode)
+    if want and not any(want.search(r["message"] or "") for r in result["results"] if r["lab"] == lab):
+        problems.append(f"no test's message matches /{want.pattern}/")
     tests = [r for r in result["results"] if r["lab"] == lab]
     if not tests:
         problems.append("no test ran")

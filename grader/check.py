@@ -112,6 +112,7 @@ def check_cheats(transcripts, labs, scope):
     else:  # every cheat against the first lab; those that replay a solution's output,
         # triple-fault or do not compile against every lab
         every_lab = {"replay", "dump_exit", "triple", "syntax"}
+        # (escapes and int3_loop run against the first lab, like every other mode)
         plan = [(lab, mode) for mode in cheats.MODES for lab in labs
                 if mode in every_lab or lab == labs[0]]
     rows, left = cheats.run(transcripts, plan)
