@@ -63,4 +63,8 @@ struct boot_info {
 
 extern struct boot_info boot_info;
 
+/* The QEMU fw_cfg file `name` (-fw_cfg name=NAME,file=PATH): false when there
+ * is none; else its size in *size and its first min(size, max) bytes in buf. */
+bool fw_cfg_file(const char *name, void *buf, u32 max, u32 *size);
+
 #endif
