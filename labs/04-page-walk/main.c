@@ -2,7 +2,9 @@
  * Lab 4 kernel: the core's address space plus Lab 3's fixtures (mappings of
  * every page size and mixed rights at addresses the grader picks per boot,
  * see labs/03-cr3/include/fixtures.h), explored with the `translate` and
- * `split` monitor commands (cmd_translate.c).
+ * `split` monitor commands (cmd_translate.c); and Part A's tables
+ * (warmup_tables.c), explored with `warmup`, `toy`, `x86_32` and `inverted`
+ * (cmd_warmup.c).
  *
  * Parameters: fix0..fix7 (fixtures.h), and leftover=SLOT:VALUE, which stores
  * VALUE in the empty PML4 slot SLOT with P clear: a non-present entry whose
@@ -13,6 +15,7 @@
 #include <kit/monitor.h>
 #include <kit/pte.h>
 #include <fixtures.h>
+#include "warmup_tables.h"
 
 const char lab_name[] = "04-page-walk";
 
@@ -42,8 +45,9 @@ void lab_main(void)
 {
     int n = fixtures_init();
     place_leftover();
+    warmup_tables_init();
     kprintf("lab: %d fixture%s placed; try translate 0xb8000, split 0xffffffff80200000, "
-            "fixtures\n", n, n == 1 ? "" : "s");
+            "fixtures; Part A: warmup, toy 0\n", n, n == 1 ? "" : "s");
 }
 
 static int cmd_fixtures(int argc, char **argv)

@@ -1,5 +1,5 @@
 /* Lab 4, Part A.3 (solution): an inverted page table with hash chains. */
-#include "warmup.h"
+#include <warmup.h>
 
 bool ipt_translate(const struct ipt_table *t, uint32_t pid, uint32_t va, uint32_t *pa)
 {

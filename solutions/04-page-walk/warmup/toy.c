@@ -1,5 +1,5 @@
 /* Lab 4, Part A.1 (solution): the linear toy table. */
-#include "warmup.h"
+#include <warmup.h>
 
 bool toy_translate(const struct toy_table *t, uint32_t va, uint32_t *pa)
 {

@@ -1,5 +1,5 @@
 /* Lab 4, Part A.2 (solution): 32-bit x86 paging, two levels. */
-#include "warmup.h"
+#include <warmup.h>
 
 #define X32_OFFSET_MASK ((1u << X32_OFFSET_BITS) - 1)
 

@@ -1,5 +1,5 @@
 /* Lab 4, Part A.3: an inverted page table with hash chains (see warmup.h). */
-#include "warmup.h"
+#include <warmup.h>
 
 /* LAB 4: start at t->bucket[ipt_hash(pid, vpn, t->nbuckets)] and follow
  * .next until IPT_NONE. A frame matches only when it is used and both pid
@@ -7,5 +7,5 @@
  * different pages of one space. The matching frame's index is the frame number. */
 bool ipt_translate(const struct ipt_table *t, uint32_t pid, uint32_t va, uint32_t *pa)
 {
-    WARMUP_STUB("ipt_translate");
+    LAB_STUB(4, "ipt_translate");
 }

@@ -1,5 +1,5 @@
 /* Lab 4, Part A.2: 32-bit x86 paging, two levels (see warmup.h). */
-#include "warmup.h"
+#include <warmup.h>
 
 /* LAB 4: read the directory entry at t->cr3 + index * X32_ENTRY_SIZE with
  * x86_32_read_entry(). No X32_P: not mapped. X32_PS: a 4 MiB page, whose
@@ -8,5 +8,5 @@
  * frame (X32_ADDR_MASK) with the 12-bit offset. */
 bool x86_32_translate(const struct x86_32_table *t, uint32_t va, uint32_t *pa)
 {
-    WARMUP_STUB("x86_32_translate");
+    LAB_STUB(4, "x86_32_translate");
 }

@@ -1,29 +1,26 @@
 /*
- * Lab 4, Part A: three page-table designs, translated on the host.
+ * Lab 4, Part A: three page-table designs, translated by plain functions.
  *
  * Every translator has the same shape:
  *
  *     bool NAME_translate(const struct NAME_table *t, uint32_t va, uint32_t *pa);
  *
- * (the inverted table also takes the address space, pid). It returns true and stores the physical address in *pa when va is mapped,
- * and returns false (leaving *pa alone) when it is not. None of them changes
- * the table. The grader builds these files with gcc on the host (no kernel),
- * links them with driver.c and compares each answer with its own model.
+ * (the inverted table also takes the address space, pid). It returns true and
+ * stores the physical address in *pa when va is mapped, and returns false
+ * (leaving *pa alone) when it is not. None of them changes the table.
+ *
+ * These tables are data, not the machine's own: the translators are compiled
+ * into the Lab 4 kernel, and the monitor commands `toy`, `x86_32` and
+ * `inverted` (cmd_warmup.c) run them on the tables the kit loaded
+ * (warmup_tables.c: the grader's, or a small built-in example set).
+ * An unfinished translator stops the kernel with LAB_STUB (<kit/kit.h>).
  */
 #ifndef LAB04_WARMUP_H
 #define LAB04_WARMUP_H
 
+#include <kit/kit.h> /* panic(), LAB_STUB() */
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-
-/* A Part A stub: say which function is missing, then stop the program. */
-#define WARMUP_STUB(fn)                                                                            \
-    do {                                                                                           \
-        fprintf(stderr, "%s: LAB 4 Part A not implemented\n", (fn));                               \
-        abort();                                                                                   \
-    } while (0)
 
 /* ---- 1. The linear toy table ---------------------------------------------
  *
@@ -85,13 +82,13 @@ struct x86_32_table {
 };
 
 /* The little-endian 32-bit entry at physical address pa of t's memory.
- * Stops the program when the entry lies outside the memory. */
+ * Panics when pa is not a multiple of X32_ENTRY_SIZE or the entry lies
+ * outside the memory (a wrong table address, say). */
 static inline uint32_t x86_32_read_entry(const struct x86_32_table *t, uint32_t pa)
 {
-    if (pa % X32_ENTRY_SIZE || (uint64_t)pa + X32_ENTRY_SIZE > t->mem_size) {
-        fprintf(stderr, "x86_32_read_entry: physical address 0x%x outside memory\n", pa);
-        abort();
-    }
+    if (pa % X32_ENTRY_SIZE || (uint64_t)pa + X32_ENTRY_SIZE > t->mem_size)
+        panic("x86_32_read_entry: physical address 0x%x outside the simulated memory "
+              "(0x%x bytes) or not aligned", pa, t->mem_size);
     const uint8_t *b = t->mem + pa;
     return b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 }
