@@ -1,190 +1,270 @@
-"""Lab 4, Part A: three page-table designs translated on the host.
+"""Lab 4, Part A: three page-table designs, translated inside the Lab 4 kernel.
 
-The student's toy.c, x86_32.c and inverted.c are compiled natively with the
-kit's driver (labs/04-page-walk/warmup/driver.c), run on tables this grader
-generates at random, and every answer is compared with the models in
-models/page_tables.py.
+The student's warmup/toy.c, x86_32.c and inverted.c are part of the Lab 4
+kernel. This module generates every table of the run at random (with the
+fixed worked example), and the addresses to ask about, writes them into one
+file (models/page_tables.py: warmup_file) and boots the kernel with it as the
+fw_cfg file opt/kit/warmup. The monitor commands `toy N`, `x86_32 N` and
+`inverted N` run the student's translator on table N's queries; every answer
+is compared with the models, and after each test QEMU's pmemsave of the
+kernel's copy (warmup_blob, address from the ELF) must equal the file byte
+for byte: the translators change nothing.
+
+Part A has a boot of its own, so a Part A stub never costs Part B a point.
+A translator that stops the kernel fails the test that ran it; the next test
+gets a fresh boot with the same tables, unless the stop was a stub: then every
+test of that translator fails with it, without booting again.
 """
 import os
 import shutil
-import subprocess
 import tempfile
-from pathlib import Path
 
 import pytest
 
-from harness import config
+from harness import KernelError, Machine, config, symbols
 from models import page_tables as pt
 
 LAB = "04-page-walk"
-WARMUP = config.KIT / "labs" / LAB / "warmup"
-SOURCES = ("toy.c", "x86_32.c", "inverted.c")
-RUN_TIMEOUT = 5
+KERNEL_VMA = 0xFFFFFFFF80000000
+BLOB = "warmup_blob"  # labs/04-page-walk/warmup_tables.c: where the kernel keeps the file
+
+# The worked example of the handout: entry 2 = 1101 (frame 110, present).
+EXAMPLE_ENTRIES = [0b1101 if i == 2 else 0 for i in range(pt.TOY_ENTRIES)]
+EXAMPLE_QUERIES = [0b0010000000000100, 0b0011000000000100]
 
 
-# The student's host code runs confined: no network (a fresh network namespace
-# when unshare is allowed), as nobody when the grader runs as root, and with
-# CPU, memory, file-size and process limits.
-NOBODY = 65534
-SANDBOX = (["unshare", "--net", "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
-            "--clear-groups", "--"]
-           if os.geteuid() == 0 and shutil.which("unshare") and shutil.which("setpriv") else [])
+class Table:
+    """One table of the file, its queries and the models' answers."""
+
+    def __init__(self, kind, data, queries, expected, what):
+        self.kind, self.data, self.queries, self.expected, self.what = \
+            kind, data, queries, expected, what
 
 
-def _confine():
-    import resource
-    resource.setrlimit(resource.RLIMIT_CPU, (RUN_TIMEOUT, RUN_TIMEOUT))
-    resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
-    resource.setrlimit(resource.RLIMIT_NPROC, (64, 64))
+def toy_table(entries, vas):
+    return Table(pt.KIND_TOY, pt.toy_bytes(entries), [(0, va) for va in vas],
+                 [pt.toy_translate(entries, va) for va in vas], f"toy table {entries}")
 
 
-class Driver:
-    """The compiled driver: run(mode, table_args, queries) -> answer lines."""
+def x86_32_table(rng, pick):
+    t = pt.random_x86_32(rng)
+    vas = pick(t)
+    return Table(pt.KIND_X86_32, pt.x86_32_bytes(t), [(0, va) for va in vas],
+                 [pt.x86_32_translate(t.mem, t.cr3, va) for va in vas],
+                 f"32-bit tables (CR3 {t.cr3:#x})")
 
-    def __init__(self, exe, tmp):
-        self.exe, self.tmp = exe, tmp
 
-    def write(self, name, data):
-        path = os.path.join(self.tmp, name)
-        with open(path, "wb" if isinstance(data, (bytes, bytearray)) else "w") as f:
-            f.write(data)
-        return path
+def inverted_table(rng, pick):
+    t = pt.random_inverted(rng)
+    queries = [(pid, vpn << 12 | rng.getrandbits(12)) for pid, vpn in pick(t)]
+    return Table(pt.KIND_INVERTED, t.to_bytes(), queries,
+                 [pt.ipt_translate(t, pid, va) for pid, va in queries], "inverted table")
 
-    def run(self, mode, args, queries):
+
+def plan(rng):
+    """{test name: [Table]} for the whole module, one file's worth."""
+    def toy_random():
+        entries = pt.random_toy(rng)
+        vas = [i << 12 | rng.getrandbits(12) for i in range(pt.TOY_ENTRIES)]
+        return toy_table(entries, vas + [rng.getrandbits(16) for _ in range(16)])
+
+    def x86_va(t, slots, n):
+        return [pt.x86_32_va(rng, s) for s in slots for _ in range(n)]
+
+    def other_spaces(t):
+        fresh = [(rng.randrange(1, 5), rng.getrandbits(20)) for _ in range(10)]
+        return t.traps + fresh + rng.sample(t.mapped(), 10)
+
+    return {
+        "toy_worked_example": [toy_table(EXAMPLE_ENTRIES, EXAMPLE_QUERIES)],
+        "toy_random_tables": [toy_random() for _ in range(3)],
+        "x86_32_4k_pages": [x86_32_table(rng, lambda t: x86_va(t, t.small, 12))],
+        "x86_32_4m_pages": [x86_32_table(rng, lambda t: x86_va(t, t.huge, 6)
+                                         + x86_va(t, t.small[:2], 1))],
+        "x86_32_directory_holes": [x86_32_table(rng, lambda t: x86_va(t, rng.sample(t.holes, 24), 1)
+                                                + x86_va(t, t.huge[:2] + t.small[:2], 1))],
+        "inverted_hits_on_long_chains": [inverted_table(rng, lambda t: rng.sample(t.mapped(), 40))],
+        "inverted_other_address_space": [inverted_table(rng, other_spaces)],
+        "inverted_unused_frames_never_match": [inverted_table(
+            rng, lambda t: t.stale + rng.sample(t.mapped(), 10))],
+    }
+
+
+class PartA:
+    """The module's tables, their file and the machine that runs them."""
+
+    def __init__(self):
+        self.rng = config.new_rng(LAB + "-part-a")
+        self.seed = self.rng.seed_value
+        self.tests = plan(self.rng)
+        tables = [t for ts in self.tests.values() for t in ts]
+        index = {}
+        for t in tables:  # each table's number among those of its kind, in file order
+            t.index = index[t.kind] = index.get(t.kind, -1) + 1
+        self.file = pt.warmup_file([(t.kind, t.data, t.queries) for t in tables])
+        self.tmp = tempfile.mkdtemp(prefix="kit-warmup-")
+        self.path = os.path.join(self.tmp, "tables.bin")
+        with open(self.path, "wb") as f:
+            f.write(self.file)
+        self.machine = None
+        self.at_prompt = False  # the machine reached its first prompt
+        self.boot_error = None  # the boot itself failed: no test can run
+        self.stubs = {}         # kind -> the stub error its translator raised
+        self.start()            # boots while pytest reaches the first test
+
+    def why(self):
+        return f"(seed {self.seed})"
+
+    def start(self):
+        name = self.path.replace(",", ",,")  # QEMU's option syntax doubles a comma
         try:
-            r = subprocess.run(SANDBOX + [self.exe, mode, *args], input="\n".join(queries) + "\n",
-                               capture_output=True, text=True, timeout=RUN_TIMEOUT,
-                               preexec_fn=_confine, env={"PATH": "/usr/bin:/bin"}, cwd=self.tmp)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"timeout: the {mode} translator ran for more than {RUN_TIMEOUT} s "
-                        "(an endless loop, e.g. a hash chain you never leave?)", pytrace=False)
-        if r.returncode != 0:
-            why = f"signal {-r.returncode}" if r.returncode < 0 else f"status {r.returncode}"
-            pytest.fail(f"the {mode} translator stopped with {why}:\n{r.stderr.strip()[-1500:]}",
-                        pytrace=False)
-        lines = r.stdout.split()
-        if len(lines) != len(queries):
-            pytest.fail(f"the {mode} translator answered {len(lines)} of {len(queries)} queries",
-                        pytrace=False)
-        return lines
+            self.machine = Machine(LAB, extra_args=["-fw_cfg", f"name=opt/kit/warmup,file={name}"])
+        except KernelError as e:  # no kernel to boot (a build error)
+            self.boot_error = e
+
+    def ready(self):
+        """The running machine at its prompt (a fresh one after a stop)."""
+        if self.machine is None and not self.boot_error:
+            self.start()
+        if self.boot_error:
+            raise self.boot_error
+        if not self.at_prompt:
+            try:
+                self.machine.wait_prompt()
+            except KernelError as e:
+                self.boot_error = e
+                raise
+            self.at_prompt = True
+        return self.machine
+
+    def drop(self):
+        if self.machine is not None:
+            self.machine.close()
+            self.machine, self.at_prompt = None, False
+
+    def blob(self, m):
+        """The kernel's copy of the file, as QEMU reads it from guest memory."""
+        syms = symbols.load(m.elf)
+        room = syms.size(BLOB)
+        assert len(self.file) <= room, f"kit error: {len(self.file)} bytes of tables, room for {room}"
+        return m.read_phys(syms.addr(BLOB) - KERNEL_VMA, len(self.file))
+
+    def run(self, test):
+        """Run the test's tables; return one list of answer lines per table."""
+        tables = self.tests[test]
+        kind = tables[0].kind
+        if kind in self.stubs:
+            raise self.stubs[kind]
+        m = self.ready()
+        name = pt.KIND_NAMES[kind]
+        try:
+            outs = m.commands([f"{name} {t.index}" for t in tables])
+        except KernelError as e:
+            self.drop()
+            if e.verdict == "stub":
+                self.stubs[kind] = e
+            raise
+        if self.blob(m) != self.file:
+            self.drop()  # the next test gets tables as the grader wrote them
+            pytest.fail(f"the {name} translator changed the tables it read (they are const: "
+                        f"a translator only reads) {self.why()}", pytrace=False)
+        return [o.splitlines() for o in outs]
+
+    def close(self):
+        self.drop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
-def driver():
-    """Compile the student's Part A files with the kit's driver, once per module."""
-    student = config.student_dir(LAB) / "warmup"
-    tmp = tempfile.mkdtemp(prefix="kit-warmup-")
-    exe = os.path.join(tmp, "warmup")
-    cmd = ["gcc", "-std=gnu11", "-O1", "-Wall", "-I", str(WARMUP), str(WARMUP / "driver.c"),
-           *(str(student / s) for s in SOURCES), "-o", exe]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    try:
-        if r.returncode != 0:
-            pytest.fail(f"build error: Part A does not compile:\n{r.stderr[-3000:]}", pytrace=False)
-        os.chmod(tmp, 0o755)
-        yield Driver(exe, tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+def part_a():
+    p = PartA()
+    yield p
+    p.close()
 
 
 def fmt(pa):
     return "fault" if pa is None else hex(pa)
 
 
-def check(answers, queries, expected, what):
-    """Fail on the first answer that differs from the model, showing the query."""
-    for q, got, want in zip(queries, answers, expected):
-        assert got == fmt(want), (f"{what}: query {q}: translated to {got}, expected "
-                                  f"{fmt(want)}")
+def query_text(t, pid, va):
+    return f"pid {pid} va {va:#x}" if t.kind == pt.KIND_INVERTED else f"{va:#x}"
+
+
+def answers(part_a, test):
+    """Run the test's tables: per table, the physical address (None: fault)
+    printed for each query, in order, after checking that each answer line
+    names the query it answers."""
+    out = []
+    for t, lines in zip(part_a.tests[test], part_a.run(test)):
+        got = [a for a in map(pt.parse_answer, lines) if a]
+        assert len(got) == len(t.queries), (
+            f"`{pt.KIND_NAMES[t.kind]} {t.index}` printed {len(got)} answers to {len(t.queries)} "
+            f"queries:\n" + "\n".join(lines[:8]))
+        for (pid, va), (got_pid, got_va, _) in zip(t.queries, got):
+            assert (got_pid or 0, got_va) == (pid, va), (
+                f"{t.what}: asked for {query_text(t, pid, va)}, the answer line is for "
+                f"{query_text(t, got_pid or 0, got_va)}")
+        out.append([pa for _, _, pa in got])
+    return out
+
+
+def check(part_a, test):
+    """Every answer of the test's tables equals the model's, query by query."""
+    for t, got in zip(part_a.tests[test], answers(part_a, test)):
+        for (pid, va), pa, want in zip(t.queries, got, t.expected):
+            assert pa == want, (f"{t.what}: query {query_text(t, pid, va)}: translated to "
+                                f"{fmt(pa)}, expected {fmt(want)} {part_a.why()}")
 
 
 # ---- the linear toy table ----------------------------------------------------
 @pytest.mark.points(1)
-def test_toy_worked_example(driver):
+def test_toy_worked_example(part_a):
     """Virtual 0010000000000100 through entry 2 = 1101 (frame 110, present) gives 110000000000100."""
-    entries = [0] * pt.TOY_ENTRIES
-    entries[2] = 0b1101
-    table = driver.write("toy-example.txt", pt.toy_file(entries))
-    queries = [hex(0b0010000000000100), hex(0b0011000000000100)]
-    answers = driver.run("toy", [table], queries)
-    assert answers[0] == hex(0b110000000000100), \
-        f"0b0010000000000100 translated to {answers[0]}, expected 0b110000000000100 (0x6004)"
-    assert answers[1] == "fault", f"entry 3 is not present, yet 0x3004 translated to {answers[1]}"
+    got = [fmt(pa) for pa in answers(part_a, "toy_worked_example")[0]]
+    assert got[0] == hex(0b110000000000100), \
+        f"0b0010000000000100 translated to {got[0]}, expected 0b110000000000100 (0x6004)"
+    assert got[1] == "fault", f"entry 3 is not present, yet 0x3004 translated to {got[1]}"
 
 
 @pytest.mark.points(2)
-def test_toy_random_tables(driver, rng):
+def test_toy_random_tables(part_a):
     """Every address of random 16-entry toy tables translates as the model does, holes included."""
-    for n in range(3):
-        entries = pt.random_toy(rng)
-        table = driver.write(f"toy{n}.txt", pt.toy_file(entries))
-        vas = [i << 12 | rng.getrandbits(12) for i in range(pt.TOY_ENTRIES)]
-        vas += [rng.getrandbits(16) for _ in range(16)]
-        queries = [hex(v) for v in vas]
-        check(driver.run("toy", [table], queries), queries,
-              [pt.toy_translate(entries, v) for v in vas], f"toy table {entries}")
+    check(part_a, "toy_random_tables")
 
 
 # ---- 32-bit two-level paging -------------------------------------------------
-def run_x86_32(driver, rng, pick, name):
-    t = pt.random_x86_32(rng)
-    mem = driver.write(f"{name}.bin", bytes(t.mem))
-    vas = pick(t)
-    queries = [hex(v) for v in vas]
-    answers = driver.run("x86_32", [mem, hex(t.cr3)], queries)
-    check(answers, queries, [pt.x86_32_translate(t.mem, t.cr3, v) for v in vas],
-          f"32-bit tables (CR3 {t.cr3:#x})")
-
-
 @pytest.mark.points(2)
-def test_x86_32_4k_pages(driver, rng):
+def test_x86_32_4k_pages(part_a):
     """Addresses under page tables (present and not) translate as the model's two-level walk does."""
-    run_x86_32(driver, rng, lambda t: [pt.x86_32_va(rng, s) for s in t.small for _ in range(12)],
-               "x32-small")
+    check(part_a, "x86_32_4k_pages")
 
 
 @pytest.mark.points(2)
-def test_x86_32_4m_pages(driver, rng):
+def test_x86_32_4m_pages(part_a):
     """A directory entry with PS maps a 4 MiB page: 22 offset bits, flag bits and PAT masked out."""
-    run_x86_32(driver, rng, lambda t: [pt.x86_32_va(rng, s) for s in t.huge for _ in range(6)]
-               + [pt.x86_32_va(rng, s) for s in t.small[:2]], "x32-huge")
+    check(part_a, "x86_32_4m_pages")
 
 
 @pytest.mark.points(1)
-def test_x86_32_directory_holes(driver, rng):
+def test_x86_32_directory_holes(part_a):
     """A directory entry without P faults even when its other bits hold leftovers."""
-    run_x86_32(driver, rng, lambda t: [pt.x86_32_va(rng, s) for s in rng.sample(t.holes, 24)]
-               + [pt.x86_32_va(rng, s) for s in t.huge[:2] + t.small[:2]], "x32-holes")
+    check(part_a, "x86_32_directory_holes")
 
 
 # ---- the inverted table -------------------------------------------------------
-def run_inverted(driver, rng, pick, name):
-    t = pt.random_inverted(rng)
-    table = driver.write(f"{name}.txt", t.file())
-    keys = pick(t)
-    vas = [(pid, vpn << 12 | rng.getrandbits(12)) for pid, vpn in keys]
-    queries = [f"{pid} {va:#x}" for pid, va in vas]
-    check(driver.run("inverted", [table], queries), queries,
-          [pt.ipt_translate(t, pid, va) for pid, va in vas], "inverted table")
-
-
 @pytest.mark.points(2)
-def test_inverted_hits_on_long_chains(driver, rng):
+def test_inverted_hits_on_long_chains(part_a):
     """Every mapped (pid, page) is found, wherever it sits in its hash chain."""
-    run_inverted(driver, rng, lambda t: rng.sample(t.mapped(), 40), "ipt-hits")
+    check(part_a, "inverted_hits_on_long_chains")
 
 
 @pytest.mark.points(1)
-def test_inverted_other_address_space(driver, rng):
+def test_inverted_other_address_space(part_a):
     """A page mapped for one pid is not found for another pid walking the same chain."""
-    def pick(t):
-        fresh = [(rng.randrange(1, 5), rng.getrandbits(20)) for _ in range(10)]
-        return t.traps + fresh + rng.sample(t.mapped(), 10)
-    run_inverted(driver, rng, pick, "ipt-others")
+    check(part_a, "inverted_other_address_space")
 
 
 @pytest.mark.points(1)
-def test_inverted_unused_frames_never_match(driver, rng):
+def test_inverted_unused_frames_never_match(part_a):
     """A free frame left in a chain does not translate, even with a matching pid and page."""
-    run_inverted(driver, rng, lambda t: t.stale + rng.sample(t.mapped(), 10), "ipt-stale")
+    check(part_a, "inverted_unused_frames_never_match")

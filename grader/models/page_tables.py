@@ -1,11 +1,13 @@
-"""Lab 4 models: the three Part A page-table designs (translators and random
-table generators), and the reader of the kernel's `translate`/`split` lines.
+"""Lab 4 models: the three Part A page-table designs (translators, random
+table generators, and the table file the Lab 4 kernel reads), and the reader
+of the kernel's `translate`/`split` lines.
 
 The generators make tables that punish the usual mistakes: flag bits and
 garbage in every entry (so a frame must be masked out), non-present entries
 that are not zero (so P must be tested), CR3 cache bits, shared hash chains.
 """
 import re
+import struct
 from dataclasses import dataclass
 
 # ---- 1. the linear toy table (16-bit VA, 16 entries, 3-bit frame + P) -------
@@ -31,8 +33,9 @@ def random_toy(rng):
             return entries
 
 
-def toy_file(entries):
-    return " ".join(f"{e:x}" for e in entries) + "\n"
+def toy_bytes(entries):
+    """A toy table as the kernel keeps it: one byte an entry."""
+    return bytes(entries)
 
 
 # ---- 2. 32-bit x86 paging, 10/10/12, 4 MiB pages with PS --------------------
@@ -109,6 +112,11 @@ def random_x86_32(rng, tables=6, huge=6, present_share=0.5):
     return X32Tables(mem, cr3, small, big, holes)
 
 
+def x86_32_bytes(tables):
+    """32-bit tables as the kernel keeps them: CR3, then the memory."""
+    return struct.pack("<I", tables.cr3) + bytes(tables.mem)
+
+
 def x86_32_va(rng, slot):
     """A random address whose directory index is slot."""
     return slot << 22 | rng.getrandbits(22)
@@ -142,10 +150,12 @@ class InvertedTable:
     stale: list   # (pid, vpn) of unused frames left in a chain: must not match
     traps: list   # unmapped (pid, vpn) whose chain holds the same vpn for another pid
 
-    def file(self):
-        lines = [f"{len(self.frames)} {len(self.buckets)}", " ".join(map(str, self.buckets))]
-        lines += [f"{f.used} {f.pid} {f.vpn} {f.next}" for f in self.frames]
-        return "\n".join(lines) + "\n"
+    def to_bytes(self):
+        """As the kernel keeps it: nframes, nbuckets, the buckets, then each
+        frame as struct ipt_entry (pid, vpn, next, used)."""
+        return (struct.pack(f"<II{len(self.buckets)}i", len(self.frames), len(self.buckets),
+                            *self.buckets)
+                + b"".join(struct.pack("<IIiI", f.pid, f.vpn, f.next, f.used) for f in self.frames))
 
     def mapped(self):
         return [(f.pid, f.vpn) for f in self.frames if f.used]
@@ -209,6 +219,37 @@ def random_inverted(rng, nframes=512, nbuckets=61, pids=4, shared_vpns=24, stale
                         if (b, vpn) not in mapped
                         and ipt_hash(a, vpn, nbuckets) == ipt_hash(b, vpn, nbuckets)})
     return InvertedTable(frames, buckets, stale_keys, trap_keys)
+
+
+# ---- the file of Part A tables (labs/04-page-walk/warmup_tables.c) -----------
+WARMUP_MAGIC = 0x41503457  # "W4PA"
+KIND_TOY, KIND_X86_32, KIND_INVERTED = 1, 2, 3
+KIND_NAMES = {KIND_TOY: "toy", KIND_X86_32: "x86_32", KIND_INVERTED: "inverted"}
+
+
+def warmup_file(records):
+    """The table file of one boot: records are (kind, table bytes, queries), a
+    query a (pid, va) pair (pid 0 but for the inverted table)."""
+    out = [struct.pack("<II", WARMUP_MAGIC, len(records))]
+    for kind, table, queries in records:
+        assert len(table) % 4 == 0, "every table is a whole number of u32 words"
+        out.append(struct.pack("<III", kind, len(table), len(queries)))
+        out.append(table)
+        out.append(b"".join(struct.pack("<II", pid, va) for pid, va in queries))
+    return b"".join(out)
+
+
+_ANSWER = re.compile(r"^(?:pid (\d+) )?0x([0-9a-f]+) -> (0x[0-9a-f]+|fault)$")
+
+
+def parse_answer(line):
+    """One answer line of `toy`/`x86_32`/`inverted` as (pid or None, va, pa or
+    None for "fault"); None when the line is not an answer."""
+    m = _ANSWER.match(line.strip())
+    if not m:
+        return None
+    return (int(m[1]) if m[1] else None, int(m[2], 16),
+            None if m[3] == "fault" else int(m[3], 16))
 
 
 # ---- the kernel's monitor lines (Part B) ------------------------------------

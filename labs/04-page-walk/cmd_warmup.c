@@ -19,10 +19,11 @@
  * own copy of the table's description, so no answer depends on an earlier call. */
 static void answer(const struct warmup_table *t, const struct warmup_query *q)
 {
+    char who[16] = "";
     uint32_t pa = 0;
     bool mapped;
     if (t->kind == WARMUP_INVERTED)
-        kprintf("pid %u ", q->pid);
+        ksnprintf(who, sizeof who, "pid %u ", q->pid);
     if (t->kind == WARMUP_TOY && q->va >> (TOY_INDEX_BITS + TOY_OFFSET_BITS)) {
         kprintf("0x%x -> not-a-16-bit-address\n", q->va);
         return;
@@ -37,9 +38,9 @@ static void answer(const struct warmup_table *t, const struct warmup_query *q)
         mapped = ipt_translate(&copy, q->pid, q->va, &pa);
     }
     if (mapped)
-        kprintf("0x%x -> 0x%x\n", q->va, pa);
+        kprintf("%s0x%x -> 0x%x\n", who, q->va, pa);
     else
-        kprintf("0x%x -> fault\n", q->va);
+        kprintf("%s0x%x -> fault\n", who, q->va);
 }
 
 /* COMMAND N [PID] [VA...]: table N of `kind`; the addresses typed from argv[first],
