@@ -27,6 +27,7 @@ from models import page_tables as pt
 LAB = "04-page-walk"
 KERNEL_VMA = 0xFFFFFFFF80000000
 BLOB = "warmup_blob"  # labs/04-page-walk/warmup_tables.c: where the kernel keeps the file
+TIMEOUT = 5           # seconds for one test's queries: they take milliseconds
 
 # The worked example of the handout: entry 2 = 1101 (frame 110, present).
 EXAMPLE_ENTRIES = [0b1101 if i == 2 else 0 for i in range(pt.TOY_ENTRIES)]
@@ -102,6 +103,12 @@ class PartA:
         for t in tables:  # each table's number among those of its kind, in file order
             t.index = index[t.kind] = index.get(t.kind, -1) + 1
         self.file = pt.warmup_file([(t.kind, t.data, t.queries) for t in tables])
+        self.spans = []  # (start, end, table) of each record in the file
+        at = 8
+        for t in tables:
+            end = at + 12 + len(t.data) + 8 * len(t.queries)
+            self.spans.append((at, end, t))
+            at = end
         self.tmp = tempfile.mkdtemp(prefix="kit-warmup-")
         self.path = os.path.join(self.tmp, "tables.bin")
         with open(self.path, "wb") as f:
@@ -158,17 +165,37 @@ class PartA:
         m = self.ready()
         name = pt.KIND_NAMES[kind]
         try:
-            outs = m.commands([f"{name} {t.index}" for t in tables])
+            outs = m.commands([f"{name} {t.index}" for t in tables], timeout=TIMEOUT)
         except KernelError as e:
             self.drop()
             if e.verdict == "stub":
                 self.stubs[kind] = e
+            if e.verdict == "hang":  # say where to look, before the serial tail
+                text = str(e).replace("\nLast serial lines:", f"\n(the {name} translator never "
+                                      "returned: an endless loop, a chain you never leave?)"
+                                      "\nLast serial lines:", 1)
+                raise KernelError("hang", text) from None
             raise
-        if self.blob(m) != self.file:
+        changed = self.changed(self.blob(m))
+        if changed:
             self.drop()  # the next test gets tables as the grader wrote them
-            pytest.fail(f"the {name} translator changed the tables it read (they are const: "
-                        f"a translator only reads) {self.why()}", pytrace=False)
+            pytest.fail(f"the {name} translator changed the tables it read ({changed}); a "
+                        f"translator only reads its table {self.why()}", pytrace=False)
         return [o.splitlines() for o in outs]
+
+    def changed(self, blob):
+        """Where the kernel's copy first differs from the file, or ""."""
+        if blob == self.file:
+            return ""
+        at = next(i for i, (a, b) in enumerate(zip(blob, self.file)) if a != b)
+        where = f"byte {at} of the file"
+        for start, end, t in self.spans:
+            if start <= at < end:
+                off = at - start - 12  # after the record's header: the table, then the queries
+                where = f"{pt.KIND_NAMES[t.kind]} {t.index}, " + (
+                    "its header" if off < 0 else f"byte {off} of the table" if off < len(t.data)
+                    else f"query {(off - len(t.data)) // 8}")
+        return f"{where}: 0x{self.file[at]:02x} became 0x{blob[at]:02x}"
 
     def close(self):
         self.drop()
