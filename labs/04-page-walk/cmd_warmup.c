@@ -91,7 +91,7 @@ static int cmd_inverted(int argc, char **argv)
     }
     return run(WARMUP_INVERTED, argc, argv, 3);
 }
-MONITOR_COMMAND(inverted, "inverted N [PID VA...] ipt_translate() on inverted table N (Lab 4 Part A)",
+MONITOR_COMMAND(inverted, "inverted N [PID VA...]  ipt_translate() on inverted table N (Lab 4 Part A)",
                 cmd_inverted);
 
 /* warmup: one line per table, what it holds and how many queries came with it. */
