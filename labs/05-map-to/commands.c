@@ -55,17 +55,9 @@ static paddr_t *taken_slot(paddr_t pa)
 
 static int cmd_alloc(int argc, char **argv)
 {
-    paddr_t pa = frame_alloc();
-    if (pa == FRAME_NONE) {
-        kprintf("alloc 0x0 (FRAME_NONE: pool empty)\n");
-        return 0;
-    }
-    const char *why = frame_problem(pa);
-    kprintf("alloc 0x%lx\n", pa);
-    if (why)
-        kprintf("bad frame 0x%lx from frame_alloc: %s\n", pa, why);
+    paddr_t pa = pool_take();
     paddr_t *slot = taken_slot(FRAME_NONE);
-    if (!why && slot)
+    if (pa != FRAME_NONE && slot)
         *slot = pa;
     return 0;
 }

@@ -33,12 +33,13 @@ void demand_reset(void);
  * (the kit's own, so it never depends on the student's code). */
 void *kit_phys(paddr_t pa);
 
-/* Why frame_alloc() must not have returned pa, or NULL when pa is fine:
- * checked against boot_info (memory map, kernel image, multiboot info) and
- * the frames the kit already holds. */
-const char *frame_problem(paddr_t pa);
+/* One frame_alloc() for the `alloc` command: print "alloc PA", or why the
+ * allocator must not have returned PA (pool.c checks it against boot_info
+ * and the frames the kit holds). Returns PA, or FRAME_NONE when the pool
+ * was empty or PA is bad (then nobody may write it). */
+paddr_t pool_take(void);
 
-/* Take every frame the allocator has (reporting any frame_problem), list
+/* Take every frame the allocator has (reporting any bad one), list
  * them as runs "frames START-END" when `list`, then give `keep` of them back.
  * Returns the number of frames held. */
 u64 pool_hold(u64 keep, bool list);

@@ -57,7 +57,11 @@ static bool in_usable_region(paddr_t pa)
     return false;
 }
 
-const char *frame_problem(paddr_t pa)
+/* Why frame_alloc() must not have returned pa, or NULL when pa is fine:
+ * checked against boot_info (memory map, kernel image, multiboot info) and
+ * the frames the kit already holds. Static: it knows which frames are usable,
+ * which is frame_init()'s to find out (labs/05-map-to/api.txt). */
+static const char *frame_problem(paddr_t pa)
 {
     if (pa % PAGE_SIZE)
         return "not 4 KiB aligned";
@@ -112,6 +116,21 @@ static void print_held_runs(void)
             kprintf("frames 0x%lx-0x%lx\n", start, pa);
         in_run = held;
     }
+}
+
+paddr_t pool_take(void)
+{
+    paddr_t pa = frame_alloc();
+    if (pa == FRAME_NONE) {
+        kprintf("alloc 0x0 (FRAME_NONE: pool empty)\n");
+        return FRAME_NONE;
+    }
+    const char *why = frame_problem(pa);
+    kprintf("alloc 0x%lx\n", pa);
+    if (!why)
+        return pa;
+    kprintf("bad frame 0x%lx from frame_alloc: %s\n", pa, why);
+    return FRAME_NONE;
 }
 
 u64 pool_hold(u64 keep, bool list)

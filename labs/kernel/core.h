@@ -15,7 +15,6 @@ void multiboot_parse(u32 magic, paddr_t mbi);
 void params_init(void);       /* the platform's: collect the words, then params_parse */
 void params_parse(char *text); /* split "key=value" words (text is kept and cut up) */
 void paging_init(void);
-void core_idt_fill(void *idt, const u64 *vectors, int count);
 void lab_main(void); /* each lab defines it: its setup, before the monitor starts */
 extern const char lab_name[]; /* each lab defines it, e.g. "02-page-fault" */
 

@@ -75,28 +75,4 @@ trap_vectors:
     .set i, i + 1
 .endr
 
-/*
- * void core_idt_fill(void *idt, const u64 *vectors, int count)
- * Writes count 16-byte interrupt gates (selector 0x08, DPL 0, no IST).
- */
-    .text
-    .globl core_idt_fill
-core_idt_fill:
-1:  test %edx, %edx
-    jz 2f
-    mov (%rsi), %rax
-    mov %ax, (%rdi)                 /* offset 15:0 */
-    movw $0x08, 2(%rdi)             /* kernel code selector */
-    movw $0x8e00, 4(%rdi)           /* present, DPL 0, 64-bit interrupt gate */
-    shr $16, %rax
-    mov %ax, 6(%rdi)                /* offset 31:16 */
-    shr $16, %rax
-    mov %eax, 8(%rdi)               /* offset 63:32 */
-    movl $0, 12(%rdi)
-    add $16, %rdi
-    add $8, %rsi
-    dec %edx
-    jmp 1b
-2:  ret
-
     .section .note.GNU-stack, "", @progbits
