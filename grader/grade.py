@@ -23,6 +23,7 @@ sys.path.insert(0, str(GRADER))
 # PYTHONDONTWRITEBYTECODE is set: rewriting them again costs ~0.3 s a run.
 sys.dont_write_bytecode = False
 from harness import config  # noqa: E402
+from harness.text import strip_control  # noqa: E402
 
 
 def lab_tests(lab):
@@ -104,13 +105,13 @@ class Collector:
                 for r in self.results:
                     if r["nodeid"] == report.nodeid:
                         r["passed"] = False
-                        r["message"] = report.longreprtext[-2000:]
+                        r["message"] = strip_control(report.longreprtext[-2000:])
                 return
             msg = ""
             if not report.passed:
                 msg = props.get("message") or short_message(
                     getattr(report, "longreprtext", "") or str(report.longrepr))
-                msg = strip_introspection(msg)
+                msg = strip_control(strip_introspection(msg))  # it may quote the kernel
             self.results.append({
                 "nodeid": report.nodeid, "name": report.nodeid.split("::")[-1],
                 "lab": props.get("lab"), "points": props.get("points", 0),
@@ -161,7 +162,7 @@ def print_table(results, labs, variant, build_info, out):
             verdict = "OK  " if r["passed"] else "FAIL"
             print(f"  {name:.<52} {verdict} {got:>3}/{r['points']:<3} ({r['seconds']:.1f}s)", file=out)
             if not r["passed"] and r["message"]:
-                for line in r["message"].splitlines()[:14]:
+                for line in strip_control(r["message"]).splitlines()[:14]:
                     print(f"      {line}", file=out)
         if not rows:
             print("  (no tests)", file=out)

@@ -2,12 +2,14 @@
 
 QEMU runs headless under TCG with the serial port on a pty (pexpect), the HMP
 monitor on a unix socket in a private temporary folder, isa-debug-exit, and
-QEMU's own exception log (-d int,cpu_reset). Every wait is bounded; whatever
-goes wrong becomes a KernelError a student can read, and close() always ends
-QEMU's whole process group.
+QEMU's own exception log (-d int,cpu_reset), capped at qemulog.LIMIT bytes.
+Every wait is bounded; whatever goes wrong becomes a KernelError a student can
+read (kernel text in it stripped of control characters), and close() always
+ends QEMU's whole process group.
 """
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -18,6 +20,7 @@ from pathlib import Path
 import pexpect
 
 from . import config, qemulog, regs as regs_mod
+from .text import strip_control
 
 PROMPT = "lab> "
 KERNEL_VMA = 0xFFFFFFFF80000000  # labs/kernel/include/kit/boot.h
@@ -29,6 +32,7 @@ FLOOD_BYTES = 256 << 10        # more serial output than any lab prints in one b
 FLOOD_WAIT_BYTES = 8 << 10     # printing this much, and still printing at the deadline,
                                # while failing to reach what we wait for, is a flood
 TAIL_LINES = 12
+LOG_CHECK_EVERY = 0.05         # seconds between two looks at the exception log's size
 
 _STUB = re.compile(r"PANIC at [^\n]*?: (\S+): LAB (\d+) not implemented")
 _PANIC = re.compile(r"PANIC at [^\n]*\n")
@@ -36,14 +40,15 @@ _REPORT = re.compile(r"EXCEPTION \d+ [^\n]*")
 
 
 class KernelError(AssertionError):
-    """The kernel did not behave: `verdict` is one word, str() explains it."""
+    """The kernel did not behave: `verdict` is one word, str() explains it
+    (what the kernel printed is quoted without its control characters)."""
 
     def __init__(self, verdict, message, machine=None):
         self.verdict = verdict
         text = message
         if machine is not None:
             text += machine.tail()
-        super().__init__(text)
+        super().__init__(strip_control(text))
 
 
 def _fw_cfg_string(params):
@@ -55,6 +60,15 @@ def _fw_cfg_string(params):
             v = hex(v)
         words.append(f"{k}={v}")
     return " ".join(words).replace(",", ",,")
+
+
+def _limit_files():
+    """In QEMU's child: no file it writes (the exception log above all) grows
+    past qemulog.LIMIT; the write that would is its end (SIGXFSZ, which
+    Python ignores and a child would inherit ignored), with no core file."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (qemulog.LIMIT, qemulog.LIMIT))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # SIGXFSZ would dump core
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
 
 
 class Machine:
@@ -85,6 +99,7 @@ class Machine:
         self.last_data = 0.0
         self._mon = None
         self.started = time.monotonic()
+        self.log_checked = self.started
         args = [
             "-M", "q35,smm=off", "-cpu", "qemu64,+pdpe1gb", "-m", "128M",
             "-display", "none", "-nic", "none", "-no-reboot", "-serial", "stdio",
@@ -101,7 +116,8 @@ class Machine:
         if self.params:
             args += ["-fw_cfg", f"name=opt/kit/params,string={_fw_cfg_string(self.params)}"]
         args += list(extra_args)
-        self.child = pexpect.spawn(config.QEMU, args, echo=False, timeout=None)
+        self.child = pexpect.spawn(config.QEMU, args, echo=False, timeout=None,
+                                   preexec_fn=_limit_files)
         self.child.delaybeforesend = None  # pexpect's default 50 ms per send adds up
         self.child.delayafterclose = self.child.delayafterterminate = 0
         self.child.ptyproc.delayafterclose = self.child.ptyproc.delayafterterminate = 0
@@ -112,7 +128,7 @@ class Machine:
         return self.raw.decode("utf-8", "replace").replace("\r", "")
 
     def tail(self, n=TAIL_LINES):
-        lines = self.text.rstrip("\n").splitlines()[-n:]
+        lines = strip_control(self.text).rstrip("\n").splitlines()[-n:]
         if not lines:
             return "\nThe kernel printed nothing on the serial port."
         return "\nLast serial lines:\n" + "\n".join("  | " + l[:200] for l in lines)
@@ -157,14 +173,48 @@ class Machine:
             self.exit_status = self.child.exitstatus if self.child.exitstatus is not None \
                 else -(self.child.signalstatus or 0)
 
-    def log(self):
+    def log_flood(self):
+        """The flood verdict when QEMU's exception log reached its cap, else None."""
         try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
+            size = os.path.getsize(self.log_path)
+        except OSError:
+            return None
+        gone = self.exit_status == -signal.SIGXFSZ
+        if size < qemulog.LIMIT and not gone:
+            return None
+        with open(self.log_path, "rb") as f:
+            records = qemulog.count(f.read())
+        last = qemulog.exceptions(self.log(64 << 10))[-4:]
+        return KernelError("flood", qemulog.flood_message(records, time.monotonic() - self.started)
+                           + "".join(f"\n    {e}" for e in last), self)
+
+    def _check_log(self):
+        """Stop the machine once its exception log reached the cap (checked at
+        most every LOG_CHECK_EVERY seconds)."""
+        now = time.monotonic()
+        if now - self.log_checked < LOG_CHECK_EVERY:
+            return
+        self.log_checked = now
+        err = self.log_flood()
+        if err is not None:
+            self.close()
+            raise err
+
+    def log(self, limit=None):
+        """QEMU's exception log as text (only its last `limit` bytes if given)."""
+        try:
+            with open(self.log_path, "rb") as f:
+                if limit is not None:
+                    f.seek(0, os.SEEK_END)
+                    f.seek(max(0, f.tell() - limit))
+                return f.read().decode(errors="replace")
         except OSError:
             return ""
 
     def _exited_error(self):
+        flood = self.log_flood()
+        if flood is not None:
+            return flood
         log = self.log()
         excs = qemulog.exceptions(log)
         chain = "".join(f"\n    {e}" for e in excs[-4:])
@@ -209,6 +259,7 @@ class Machine:
                 return m
             if self.exit_status is not None:
                 raise self._exited_error()
+            self._check_log()
             left = deadline - time.monotonic()
             if left <= 0 and not drained:  # read what is already waiting before judging
                 drained = True

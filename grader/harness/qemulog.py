@@ -3,9 +3,15 @@
 A line per exception or interrupt, written by QEMU's TCG when it delivers it:
      3: v=0e e=0002 i=0 cpl=0 IP=0008:ffffffff80202d9f pc=... SP=0018:ffffffff8020cef0 CR2=00000000deadbeaf
 `i=1` marks a software interrupt (int3, int n). A triple fault logs "Triple fault".
+
+A kernel caught in a fault loop makes QEMU write this log at ~110 MB/s, so the
+log is capped (LIMIT): the harness gives QEMU RLIMIT_FSIZE at LIMIT and checks
+the size while a test runs; past it the verdict is a flood (flood_message).
 """
 import re
 from dataclasses import dataclass
+
+LIMIT = 16 << 20  # bytes of exception log; no lab's kernel writes a hundredth of it
 
 _EXC = re.compile(
     r"^[ \t]*\d+: v=([0-9a-f]+) e=([0-9a-f]+) i=(\d) cpl=(\d) IP=([0-9a-f]+):([0-9a-f]+) "
@@ -64,3 +70,15 @@ def triple_fault(text):
 def resets(text):
     """How many times the CPU was reset (the first is power-on)."""
     return text.count("CPU Reset")
+
+
+def count(data):
+    """How many exception or interrupt records a log (bytes) holds: x86's
+    "N: v=.." lines, or the ARM board's "Taking exception N"."""
+    return data.count(b": v=") + data.count(b"Taking exception")
+
+
+def flood_message(records, seconds):
+    return (f"exception flood: the kernel took {records} exceptions in {seconds:.1f} s: QEMU's "
+            f"exception log passed {LIMIT >> 20} MiB; an endless fault loop? (a handler that "
+            f"returns to the instruction that faults again)")
