@@ -109,20 +109,22 @@ $(ELF): $(CORE_OBJ) $(OBJS) $(KIT)/labs/kernel/linker.ld
 # A lab is earned by its own code: before the link, each lab's student objects
 # are checked against that lab's allowlist, labs/<lab>/api.txt (see
 # labs/apicheck.sh): they reference nothing else and define the lab's own
-# functions. One stamp per group of objects, so that a change of PUBLISHED
-# never links a group that was not checked. Order-only: a new stamp does not
-# relink, a failed check stops the link.
+# functions. The stamp is named by the groups of objects it covers, so a
+# change of PUBLISHED never links a group that was not checked. Order-only: a
+# new stamp does not relink, a failed check stops the link.
 API_FILES := $(KIT)/labs/apicheck.sh $(wildcard $(KIT)/labs/*/api.txt)
-API_STAMPS :=
-# api_check(lab, group, sources as the student names them)
-define api_check
-$(BUILD)/obj/$(2)/api.ok: $(patsubst %,$(BUILD)/obj/$(2)/%.o,$(basename $(notdir $(STUDENT_SRCS.$(1))))) $(API_FILES)
-	$$(call say,API,$(3))sh '$(KIT)/labs/apicheck.sh' '$(KIT)/labs' $(1) '$(3)' '$$@' \
-		$(foreach s,$(STUDENT_SRCS.$(1)),'$(BUILD)/obj/$(2)/$(basename $(notdir $(s))).o' '$(s)')
-API_STAMPS += $(BUILD)/obj/$(2)/api.ok
-endef
-$(foreach l,$(ALL_LABS),$(if $(STUDENT_SRCS.$(l)),$(eval $(call api_check,$(l),$(call obj_group,$(l)),$(if $(call from_solution,$(l)),solutions,starter)/$(l)))))
-$(ELF): | $(API_STAMPS)
+API_LABS := $(foreach l,$(ALL_LABS),$(if $(STUDENT_SRCS.$(l)),$(l)))
+api_space := $(subst ,, )
+api_root = $(if $(call from_solution,$(1)),solutions,starter)/$(1)
+api_obj = $(BUILD)/obj/$(call obj_group,$(1))/$(basename $(notdir $(2))).o
+ifneq ($(API_LABS),)
+API_STAMP := $(BUILD)/obj/api-$(subst $(api_space),+,$(strip $(foreach l,$(API_LABS),$(call obj_group,$(l))))).ok
+$(API_STAMP): $(foreach l,$(API_LABS),$(foreach s,$(STUDENT_SRCS.$(l)),$(call api_obj,$(l),$(s)))) $(API_FILES)
+	$(call say,API,$(call api_root,$(LAB)))sh '$(KIT)/labs/apicheck.sh' '$(KIT)/labs' '$@' \
+		$(foreach l,$(API_LABS),'lab:$(l):$(call api_root,$(l))' \
+			$(foreach s,$(STUDENT_SRCS.$(l)),'$(call api_obj,$(l),$(s))' '$(s)'))
+$(ELF): | $(API_STAMP)
+endif
 
 # The ISO: GRUB's El Torito core image with labs/kernel/grub.cfg built in, the
 # modules multiboot2 needs (GRUB_MODS, the closure of its dependencies in

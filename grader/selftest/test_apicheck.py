@@ -77,7 +77,7 @@ def run_apicheck(tmp_path, allowlist, source):
     subprocess.run(["gcc", "-c", "-O1", "-fno-builtin", "-fno-pic", "-o", str(obj), str(tmp_path / "t.c")],
                    check=True)
     stamp = tmp_path / "api.ok"
-    r = subprocess.run(["sh", str(APICHECK), str(labs), "99-test", "starter/99-test", str(stamp),
+    r = subprocess.run(["sh", str(APICHECK), str(labs), str(stamp), "lab:99-test:starter/99-test",
                         str(obj), "t.c"], capture_output=True, text=True, timeout=30)
     return r, stamp
 
