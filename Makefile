@@ -24,8 +24,12 @@
 #   GDB_SOCK=path                    make qemu-gdb / make gdb: the socket (default
 #                                    $TMPDIR/kit-<uid>/<lab>-<variant>.gdb.sock); give both the same
 #   V=1                              show full build commands
+#
+# Paths and names are data: a space works; a value holding ' " $ ` \ or a
+# newline is refused (labs/values.mk).
 
 KIT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+include $(KIT)/labs/values.mk
 PY := /usr/bin/python3
 PACKAGES := qemu-system-x86 grub-pc-bin grub-common genisoimage gdb binutils gcc make \
 	python3-pytest python3-pexpect python3-pytest-xdist pandoc git \
@@ -34,14 +38,15 @@ PACKAGES := qemu-system-x86 grub-pc-bin grub-common genisoimage gdb binutils gcc
 LABS := $(notdir $(wildcard $(KIT)/labs/[0-9][0-9]-*))
 LAB_NAME := $(if $(LAB),$(firstword $(filter $(LAB) $(LAB)-% 0$(LAB)-% %-$(LAB),$(LABS) smoke)),)
 # one build folder per submission path, so submissions never share objects
+# (labs/common.mk names it the same way; values.mk refused what a quote cannot hold)
 VARIANT := $(if $(SOLUTION),solution,$(if $(SUBMISSION),submission-$(shell printf %s '$(abspath $(SUBMISSION))' | cksum | cut -d' ' -f1),starter))
 LAB_BUILD := $(KIT)/build/$(LAB_NAME)/$(VARIANT)
-MAKE_VARS := $(if $(SOLUTION),SOLUTION=1) $(if $(SUBMISSION),SUBMISSION=$(abspath $(SUBMISSION))) $(if $(V),V=$(V))
+MAKE_VARS := $(if $(SOLUTION),SOLUTION=1) $(if $(SUBMISSION),'SUBMISSION=$(abspath $(SUBMISSION))') $(if $(V),'V=$(V)')
+, := ,
 GDB_SOCK ?= $(or $(TMPDIR),/tmp)/kit-$(shell id -u)/$(LAB_NAME)-$(VARIANT).gdb.sock
 QEMU_ARGS := -M q35,smm=off -cpu qemu64,+pdpe1gb -m 128M -display none -nic none -no-reboot \
 	-serial mon:stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-	$(if $(PARAMS),-fw_cfg name=opt/kit/params$(,)string="$(PARAMS)")
-, := ,
+	$(if $(PARAMS),-fw_cfg 'name=opt/kit/params$(,)string=$(PARAMS)')
 
 .PHONY: help setup need grade check check-cheats qemu qemu-gdb gdb build clean lab-required bench
 help:
@@ -68,12 +73,12 @@ lab-required:
 	@test -n "$(LAB_NAME)" || { echo "Say which lab: LAB=<one of: $(LABS)>"; exit 2; }
 
 grade: need
-	@$(PY) $(KIT)/grader/grade.py $(if $(LAB),--lab $(LAB)) $(if $(TEST),--test "$(TEST)") \
-		$(if $(SOLUTION),--solution) $(if $(SUBMISSION),--submission $(SUBMISSION)) \
-		$(if $(GRADESCOPE),--gradescope $(GRADESCOPE))
+	@$(PY) $(KIT)/grader/grade.py $(if $(LAB),--lab '$(LAB)') $(if $(TEST),--test '$(TEST)') \
+		$(if $(SOLUTION),--solution) $(if $(SUBMISSION),--submission '$(SUBMISSION)') \
+		$(if $(GRADESCOPE),--gradescope '$(GRADESCOPE)')
 
 check: need
-	@$(PY) $(KIT)/grader/check.py $(if $(LAB),--lab $(LAB))
+	@$(PY) $(KIT)/grader/check.py $(if $(LAB),--lab '$(LAB)')
 
 bench: need
 	@$(PY) $(KIT)/grader/bench.py --check
@@ -87,7 +92,7 @@ build: lab-required
 
 # A lab with build rules of its own (the ARM lab) runs its own qemu/gdb targets.
 OWN_RULES := $(if $(LAB_NAME),$(shell grep -L '^include .*rules\.mk' $(KIT)/labs/$(LAB_NAME)/Makefile 2>/dev/null))
-DELEGATE = $(MAKE) -s -C $(KIT)/labs/$(LAB_NAME) $(1) $(MAKE_VARS) PARAMS="$(PARAMS)" GDB_SOCK="$(GDB_SOCK)"
+DELEGATE = $(MAKE) -s -C $(KIT)/labs/$(LAB_NAME) $(1) $(MAKE_VARS) 'PARAMS=$(PARAMS)' 'GDB_SOCK=$(GDB_SOCK)'
 
 ifneq ($(OWN_RULES),)
 qemu qemu-gdb gdb: lab-required
@@ -98,13 +103,13 @@ qemu: build
 	qemu-system-x86_64 $(QEMU_ARGS) -cdrom $(LAB_BUILD)/kernel.iso
 
 qemu-gdb: build
-	@mkdir -p $(dir $(GDB_SOCK))
+	@mkdir -p "$$(dirname '$(GDB_SOCK)')"
 	@if ss -xlH 2>/dev/null | awk '{print $$5}' | grep -qxF '$(GDB_SOCK)'; then \
-		echo "kit: $(GDB_SOCK) is in use by another QEMU of yours; give both commands GDB_SOCK=<another path>"; exit 1; fi
-	@rm -f $(GDB_SOCK)
-	@echo "kit: waiting for gdb on $(GDB_SOCK): run 'make gdb LAB=$(LAB)$(if $(SOLUTION), SOLUTION=1)' in another terminal"
-	qemu-system-x86_64 $(QEMU_ARGS) -action shutdown=pause -d int,cpu_reset -D $(GDB_SOCK:.sock=.int.log) \
-		-cdrom $(LAB_BUILD)/kernel.iso -gdb unix:$(GDB_SOCK),server=on,wait=off -S
+		echo 'kit: $(GDB_SOCK) is in use by another QEMU of yours; give both commands GDB_SOCK=<another path>'; exit 1; fi
+	@rm -f '$(GDB_SOCK)'
+	@echo 'kit: waiting for gdb on $(GDB_SOCK): run "make gdb LAB=$(LAB)$(if $(SOLUTION), SOLUTION=1)" in another terminal'
+	qemu-system-x86_64 $(QEMU_ARGS) -action shutdown=pause -d int,cpu_reset -D '$(patsubst %.sock,%,$(GDB_SOCK)).int.log' \
+		-cdrom $(LAB_BUILD)/kernel.iso -gdb 'unix:$(GDB_SOCK),server=on,wait=off' -S
 
 gdb: lab-required
 	gdb -q -nx -ex 'set architecture i386:x86-64' -ex 'file $(LAB_BUILD)/kernel.elf' \
@@ -117,25 +122,30 @@ clean:
 
 # ---- the course site and releases -----------------------------------------------
 #   make handouts                              render handouts/ to build/site/ (pandoc)
-#   make dist UPTO=<lab> PUBLISH=<lab>         a student release in build/dist/
+#   make dist UPTO=<lab> [PUBLISH=<lab>]       a student release in build/dist/, with the
+#                                              solutions course.toml publishes (PUBLISH=:
+#                                              those up to that lab instead)
 #   make publish LAB=<lab> DIST=<release repo> publish one more solution into a release
+#                                              (its solutions/ and its course.toml)
 .PHONY: handouts dist publish
 handouts:
 	@$(PY) $(KIT)/handouts/site/build.py --out $(KIT)/build/site
 
 dist:
-	@$(PY) $(KIT)/grader/course/dist.py release --upto "$(UPTO)" --publish "$(PUBLISH)" --out $(KIT)/build/dist
+	@$(PY) $(KIT)/grader/course/dist.py release --upto '$(UPTO)' --publish '$(PUBLISH)' --out $(KIT)/build/dist
 
 publish: lab-required
-	@$(PY) $(KIT)/grader/course/dist.py publish --lab $(LAB_NAME) --dist "$(DIST)"
+	@$(PY) $(KIT)/grader/course/dist.py publish --lab $(LAB_NAME) --dist '$(DIST)'
 
 # ---- instructors: a class at once, Gradescope ----------------------------------
 #   make grade-class SUBMISSIONS=dir [LAB=..] [OUT=dir]   grade every submission in dir
-#   make gradescope                                      build build/gradescope.zip
+#   make gradescope [LAB=..] [PUBLISHED=labs]            build build/gradescope.zip, with the
+#                                      published solutions of the graded labs' earlier labs
 .PHONY: grade-class gradescope
 grade-class: need
-	@test -n "$(SUBMISSIONS)" || { echo "Say where: SUBMISSIONS=<folder of submissions>"; exit 2; }
-	@$(PY) $(KIT)/grader/course/batch.py $(SUBMISSIONS) $(if $(LAB),--lab $(LAB)) $(if $(OUT),--out $(OUT))
+	@test -n '$(SUBMISSIONS)' || { echo "Say where: SUBMISSIONS=<folder of submissions>"; exit 2; }
+	@$(PY) $(KIT)/grader/course/batch.py '$(SUBMISSIONS)' $(if $(LAB),--lab '$(LAB)') $(if $(OUT),--out '$(OUT)')
 
 gradescope:
-	@$(PY) $(KIT)/grader/course/gradescope/build.py --out $(KIT)/build/gradescope.zip $(if $(LAB),--lab $(LAB))
+	@$(PY) $(KIT)/grader/course/gradescope/build.py --out $(KIT)/build/gradescope.zip $(if $(LAB),--lab '$(LAB)') \
+		$(if $(PUBLISHED),--published '$(PUBLISHED)')

@@ -10,6 +10,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,21 @@ def resolve_lab(name):
     if len(hits) != 1:
         sys.exit(f"grade: unknown lab '{name}' (labs: {' '.join(labs)})")
     return hits[0]
+
+
+def make_path(path, key):
+    """path as the build rules can take it: make names files by words, so a
+    path with a space, a quote or another character make reads is given as a
+    link to it, build/submissions/<key>, instead (the path stays data)."""
+    if re.fullmatch(r"[A-Za-z0-9_./+@~-]+", path):
+        return path
+    link = config.KIT / "build" / "submissions" / key
+    link.parent.mkdir(parents=True, exist_ok=True)
+    tmp = link.with_name(f"{key}.{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    os.symlink(path, tmp)
+    os.replace(tmp, link)
+    return str(link)
 
 
 def build(lab, variant_args, logs):
@@ -201,14 +217,16 @@ def main():
 
     labs = [resolve_lab(l) for l in args.lab] or config.labs()
     variant = "solution" if args.solution else "submission" if args.submission else "starter"
+    submission = os.path.abspath(args.submission) if args.submission else None
+    key = hashlib.sha1(submission.encode(errors="surrogateescape")).hexdigest()[:12] if submission else ""
     make_args = ["SOLUTION=1"] if args.solution else \
-        [f"SUBMISSION={os.path.abspath(args.submission)}"] if args.submission else []
+        [f"SUBMISSION={make_path(submission, key)}"] if submission else []
     if args.published is not None:
         names = config.labs() if args.published == "all" else \
             [resolve_lab(l) for l in args.published.replace(",", " ").split()]
         make_args.append("PUBLISHED=" + " ".join(names))
     if args.submission:  # one build folder per submission path (as labs/rules.mk names it)
-        variant = "submission-" + hashlib.sha1(os.path.abspath(args.submission).encode()).hexdigest()[:12]
+        variant = "submission-" + key
     os.environ["KIT_VARIANT"] = variant
     if args.submission:
         os.environ["KIT_SUBMISSION"] = os.path.abspath(args.submission)

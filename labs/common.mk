@@ -6,10 +6,15 @@
 #   V=1                           show the full commands
 #   make -s                       print nothing but errors (the grader builds this way)
 
+include $(KIT)/labs/values.mk
 override LAB := $(notdir $(CURDIR))
 SUBMISSION ?=
 STUDENT_ROOT := $(if $(SUBMISSION),$(abspath $(SUBMISSION)),$(KIT))
 # one build folder per submission path, so submissions never share objects
+# (values.mk refused what a quote cannot hold; make names files by words, so a
+# path with a space is refused too: `make grade SUBMISSION=` takes one)
+$(if $(word 2,$(SUBMISSION)),$(error SUBMISSION: the lab build rules take no path with a space; \
+	`make grade SUBMISSION=...` does, or give a link to it without one))
 VARIANT := $(if $(SOLUTION),solution,$(if $(SUBMISSION),submission-$(shell printf %s '$(abspath $(SUBMISSION))' | cksum | cut -d' ' -f1),starter))
 BUILD ?= $(KIT)/build/$(LAB)/$(VARIANT)
 # The labs whose solutions are published (course.toml's one-line `published`
@@ -31,3 +36,26 @@ else
 Q := @
 say = @printf '  %-6s %s\n' $(1) $(2);
 endif
+
+# ---- the build sandbox (labs/sandbox.sh) --------------------------------------
+# Every command that reads files a student controls (each compile of the lab's
+# and the student's files, the link, the ISO) runs through $(SANDBOX): under
+# bubblewrap where this machine can make namespaces, always under limits and
+# textual checks. KIT_SANDBOX=bwrap|none says which (grade.py probes once and
+# passes it; otherwise the first make does, and says when it is degraded).
+#   KIT_SANDBOX=none                  no bubblewrap: limits and textual checks only
+#   KIT_LIMIT_CPU/MEM/FSIZE/WALL/OUTPUT   the limits (see labs/sandbox.sh)
+SANDBOX := /bin/sh $(KIT)/labs/sandbox.sh
+# the assembler gcc runs first: labs/sandbox-as, which refuses .incbin/.include
+SANDBOX_CFLAGS := -B$(KIT)/labs/sandbox-
+ifeq ($(filter bwrap none,$(KIT_SANDBOX)),)
+override KIT_SANDBOX := $(shell $(SANDBOX) --probe)
+endif
+export KIT_SANDBOX
+# SANDBOX_SRC (set by the including file): the staged sources of this
+# snapshot, what its commands may read, one per line for the script
+define sandbox_nl
+
+
+endef
+export KIT_SANDBOX_SRC = $(subst $() ,$(sandbox_nl),$(strip $(SANDBOX_SRC)))

@@ -103,7 +103,7 @@ class Machine:
         args = [
             "-M", "q35,smm=off", "-cpu", "qemu64,+pdpe1gb", "-m", "128M",
             "-display", "none", "-nic", "none", "-no-reboot", "-serial", "stdio",
-            "-monitor", f"unix:{self.monitor_path},server=on,wait=off",
+            "-monitor", f"unix:{self.monitor_path.replace(',', ',,')},server=on,wait=off",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
             "-d", "int,cpu_reset", "-D", self.log_path,
         ]
