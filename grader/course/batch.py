@@ -39,6 +39,8 @@ from pathlib import Path
 GRADER = Path(__file__).resolve().parents[1]
 KIT_ROOT = GRADER.parent
 PY = "/usr/bin/python3"
+sys.path.insert(0, str(GRADER))
+from course import config  # noqa: E402
 
 # ---- intake limits ---------------------------------------------------------------
 MAX_FILE = 256 << 10           # one student file
@@ -118,10 +120,12 @@ def parse_lab_mk(text):
 
 
 class Kit:
-    """A kit tree: its labs (from each lab.mk) and the files a grading copy takes."""
+    """A kit tree: its labs (from each lab.mk), the solutions its course.toml
+    publishes, and the files a grading copy takes."""
 
     def __init__(self, root):
         self.root = Path(root).resolve()
+        self.published = config.load(self.root).published
         self.labs = {}
         for d in sorted((self.root / "labs").glob("[0-9][0-9]-*")):
             if (d / "lab.mk").is_file():
@@ -207,13 +211,14 @@ def make_copy(kit, dest, skip=("solutions/",)):
 
 def arrange_solutions(kit, copy, lab):
     """Leave in copy/solutions exactly the published solutions lab links (those
-    of its LAB_DEPS that the kit has), never lab's own: a student file could
-    #include it."""
+    of its LAB_DEPS that course.toml publishes and the kit has), never lab's
+    own: a student file could #include it. The copy's course.toml is the kit's,
+    so its build rules link the same ones."""
     sol = copy / "solutions"
     shutil.rmtree(sol, ignore_errors=True)
     for dep in kit.labs[lab]["deps"]:
         src = kit.root / "solutions" / dep
-        if dep != lab and src.is_dir():
+        if dep != lab and dep in kit.published and src.is_dir():
             for f in kit.files:
                 if f.startswith(f"solutions/{dep}/"):
                     (copy / f).parent.mkdir(parents=True, exist_ok=True)

@@ -43,22 +43,43 @@ def load(root=KIT):
     path = Path(root) / FILE
     if not path.is_file():
         return Course()
-    text = path.read_text()
+    return parse(path.read_text(), kit_labs(root), path)
+
+
+def parse(text, labs, where=FILE):
+    """The Course a course file's text describes, for a kit with these labs
+    (a release reads the course file of the commit it is made from)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise CourseError(f"{path}: not valid TOML: {e}") from None
-    labs = kit_labs(root)
+        raise CourseError(f"{where}: not valid TOML: {e}") from None
     course = Course(name=str(data.get("name", "course")))
     pub = data.get("published", [])
     if not isinstance(pub, list) or not all(isinstance(p, str) for p in pub):
-        raise CourseError(f"{path}: published must be a list of lab names, like [\"01-segmentation\"]")
-    if pub and not re.search(r"(?m)^published\s*=\s*\[[^\]\n]*\]", text):
-        raise CourseError(f"{path}: keep `published = [...]` on one line (the build rules read it)")
+        raise CourseError(f"{where}: published must be a list of lab names, like [\"01-segmentation\"]")
+    if pub and not _PUBLISHED_LINE.search(text):
+        raise CourseError(f"{where}: keep `published = [...]` on one line (the build rules read it)")
     course.published = sorted({resolve_lab(p, labs, "published lab") for p in pub})
     return course
+
+
+_PUBLISHED_LINE = re.compile(r"(?m)^published\s*=\s*\[[^\]\n]*\].*$")
 
 
 def published_text(labs):
     """The published line of a course file for these labs."""
     return "published = [" + ", ".join(f'"{l}"' for l in labs) + "]"
+
+
+def with_published(text, labs):
+    """A course file's text with its published list replaced by labs (for the
+    course file a release or an autograder zip ships: it publishes exactly what
+    that release holds). text None: a course file of that line alone."""
+    line = published_text(labs)
+    if text is None:
+        return line + "\n"
+    if _PUBLISHED_LINE.search(text):
+        return _PUBLISHED_LINE.sub(lambda _: line, text, count=1)
+    if re.search(r"(?m)^published\s*=", text):
+        raise CourseError(f"{FILE}: keep `published = [...]` on one line (the build rules read it)")
+    return text.rstrip("\n") + "\n" + line + "\n"

@@ -10,7 +10,9 @@ release (`make dist UPTO=03 PUBLISH=01`) writes DIR/NAME/ (default
 build/dist/labs-upto-03/), a git repository of one commit, and DIR/NAME.tar.gz
 (the same files without .git). It holds: the core and build rules, labs/,
 starter/ and handouts of the labs up to UPTO (empty: all), solutions/ of the
-labs up to PUBLISH (empty: none), the grader a student runs (grade.py, the
+labs up to PUBLISH (empty: the released labs course.toml publishes), a
+course.toml whose published list names exactly those solutions (the release's
+build rules link what it names), the grader a student runs (grade.py, the
 harness, the models and tests of those labs, the gdb commands), the TA guide,
 the site builder, the Makefile and README. Instructor tools the Makefile calls
 (make check, bench, grade-class, gradescope, dist, publish) are replaced by a
@@ -18,8 +20,8 @@ short script that says they are not part of a student release. Files come
 from the kit's last commit (HEAD), never from uncommitted work.
 
 publish (`make publish LAB=02 DIST=build/dist/labs-upto-03`) adds
-solutions/LAB to an existing release as one new commit (students `git pull`),
-refreshes the kit's own files (labs/, grader/, handouts) from HEAD, and never
+solutions/LAB to an existing release and LAB to its course.toml, as one new
+commit (students `git pull`), refreshes the kit's own files (labs/, grader/, handouts) from HEAD, and never
 touches starter/ files that were already released (those belong to the
 students now). --upto also releases further labs in the same commit. It also
 writes DIR/NAME-publish-LAB.tar.gz with the files the commit adds or changes,
@@ -46,7 +48,7 @@ from pathlib import Path
 GRADER = Path(__file__).resolve().parents[1]
 KIT = GRADER.parent
 sys.path.insert(0, str(GRADER))
-from course import leaks  # noqa: E402
+from course import config, leaks  # noqa: E402
 
 MANIFEST = ".release.json"
 TOP_FILES = ("Makefile", "README.md", ".gitignore", ".editorconfig", ".clang-format")
@@ -214,6 +216,23 @@ def plan(files, released, published):
     return out
 
 
+def course_file(files, published):
+    """The release's course.toml: the kit's (from the snapshot), publishing
+    exactly the solutions the release holds."""
+    text = files[config.FILE][1].decode() if config.FILE in files else None
+    return (0o644, config.with_published(text, published).encode())
+
+
+def course_published(files, labs):
+    """The solutions the snapshot's course.toml publishes."""
+    if config.FILE not in files:
+        return []
+    try:
+        return config.parse(files[config.FILE][1].decode(), labs, config.FILE).published
+    except config.CourseError as e:
+        raise DistError(str(e)) from None
+
+
 def manifest(released, published, commit, history):
     return (json.dumps({
         "note": "A student release of the kit, made by grader/course/dist.py. The instructor adds "
@@ -298,9 +317,12 @@ def release(kit, upto, publish, out, name=None, force=False):
     if not labs:
         raise DistError("no labs in the kit's last commit")
     released = labs_upto(labs, upto, "UPTO", empty_all=True)
-    published = labs_upto(labs, publish, "PUBLISH", empty_all=False)
-    if not set(published) <= set(released):
-        raise DistError(f"PUBLISH={publish} is past UPTO={upto}: publish only released labs")
+    if publish:
+        published = labs_upto(labs, publish, "PUBLISH", empty_all=False)
+        if not set(published) <= set(released):
+            raise DistError(f"PUBLISH={publish} is past UPTO={upto}: publish only released labs")
+    else:
+        published = [l for l in course_published(files, labs) if l in released]
     name = name or f"labs-upto-{released[-1][:2]}"
     root, tgz = Path(out) / name, Path(out) / f"{name}.tar.gz"
     if root.exists() and not force:
@@ -309,6 +331,7 @@ def release(kit, upto, publish, out, name=None, force=False):
                         f"(or pass --force)")
     commit = git("rev-parse", "HEAD", cwd=kit).strip()
     content = plan(files, released, published)
+    content[config.FILE] = course_file(files, published)
     found = check_leaks(content, files, published)
     if found:
         raise DistError("unpublished solution code in the release, nothing written:\n"
@@ -354,6 +377,7 @@ def publish(kit, lab_spec, dist, upto=None, out=None):
             raise DistError(f"solutions/{lab} is already published in {dist}")
         published = sorted(set(published) | {lab})
     content, kept = keep_students_files(plan(files, released, published), dist, man["labs"])
+    content[config.FILE] = course_file(files, published)
     found = check_leaks(content, files, published)
     if found:
         raise DistError("unpublished solution code in the update, nothing committed:\n"
@@ -451,6 +475,12 @@ def main():
             print(f"dist: push it (git -C {args.dist} push); students then run `git pull`")
             for p in kept:
                 print(f"dist: note: {p} differs in the kit, but students own it: left as released")
+            if lab:
+                name = config.resolve_lab(lab, config.kit_labs(KIT))
+                if name not in config.load(KIT).published:
+                    print(f"dist: note: the kit's {config.FILE} does not publish {name} yet: add it "
+                          f"there too, so `make grade-class` and `make gradescope` link it as the "
+                          f"release does")
             print(f"dist: the same files as a tarball: {tgz}")
         else:
             root = Path(args.dir)

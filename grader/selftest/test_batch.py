@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tarfile
 import time
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -366,6 +367,33 @@ def test_gradescope_zip_layout(runs):
     for pkg in ("qemu-system-x86", "grub-pc-bin", "grub-common", "genisoimage", "gcc", "make",
                 "binutils", "python3-pytest", "python3-pexpect", "python3-pytest-xdist"):
         assert re.search(rf"apt-get install -y.*\b{re.escape(pkg)}\b", setup), pkg
+
+
+def zip_course(zip_path):
+    """(labs whose solutions the zip holds, the published list of its course.toml)"""
+    with zipfile.ZipFile(zip_path) as zf:
+        sols = {n.split("/")[1] for n in zf.namelist() if n.startswith("solutions/")}
+        course = tomllib.loads(zf.read("course.toml").decode())
+    return sols, course.get("published")
+
+
+def test_gradescope_zip_ships_published_earlier_solutions_only(runs, tmp_path):
+    """A zip ships the published solutions of the graded labs' earlier labs, never
+    the graded lab's own nor an unpublished one, and its course.toml publishes
+    exactly those (so its build rules link them)."""
+    kit = batch.Kit(KIT)
+    assert zip_course(runs["zip"]) == (set(), [])  # lab 01 links no earlier lab
+    graded = next(l for l in kit.labs if len([d for d in kit.labs[l]["deps"] if d != l]) >= 2)
+    first, second = [d for d in kit.labs[graded]["deps"] if d != graded][:2]
+    zip_path = tmp_path / "gs.zip"
+    r = subprocess.run([PY, str(GRADER / "course" / "gradescope" / "build.py"), "--out", str(zip_path),
+                        "--lab", graded, "--published", f"{first} {graded}"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert zip_course(zip_path) == ({first}, [first])  # not second (unpublished), not graded (graded)
+    r = subprocess.run([PY, str(GRADER / "course" / "gradescope" / "build.py"), "--out", str(zip_path),
+                        "--lab", graded], capture_output=True, text=True)
+    published = [d for d in (first, second) if d in kit.published]  # course.toml's own list
+    assert zip_course(zip_path) == (set(published), published)
 
 
 def test_gradescope_run_autograder_grades_bare_files(runs):

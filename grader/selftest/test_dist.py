@@ -14,6 +14,7 @@ import pytest
 KIT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(KIT / "grader"))
 
+from course import config  # noqa: E402
 from course import dist  # noqa: E402
 from course import leaks  # noqa: E402
 
@@ -117,6 +118,7 @@ def test_release_holds_released_labs_and_published_solutions_only(rel):
     assert not [p for p in (clone / "grader").glob("test_*.py") if p.name[5:7] > upto[-1][:2]]
     man = json.loads((clone / dist.MANIFEST).read_text())
     assert man["labs"] == upto and man["published"] == pub
+    assert config.load(clone).published == pub, "the release's course.toml must publish what it holds"
     log = run(["git", "log", "--oneline"], clone).stdout.strip().splitlines()
     assert len(log) == 1, f"a release is one commit, got {log}"
     with tarfile.open(rel["tgz"]) as tar:
@@ -196,9 +198,24 @@ def test_publish_is_one_commit_students_merge(rel):
     r = run(["git", "pull", "-q", "--no-rebase", "--no-edit"], clone)
     assert r.returncode == 0, f"the student's clone cannot merge the publish:\n{r.stdout}{r.stderr}"
     assert "the student's own work" in mine.read_text()
+    assert config.load(clone).published == rel["published"] + [lab], "publish must add the lab to course.toml"
     inc = includes(clone, nxt)
     assert inc[rel["published"][0]] == "solutions" and inc[lab] == "solutions", inc
     r = run(["make", "-s", "-C", f"labs/{nxt}"], clone)
     assert r.returncode == 0, f"lab {nxt} does not build after the publish:\n{r.stdout}{r.stderr}"
     with pytest.raises(dist.DistError, match="already published"):
         dist.publish(KIT, lab, root)
+
+
+def test_release_publishes_what_course_toml_publishes(tmp_path, monkeypatch):
+    """Without PUBLISH, a release ships the released labs' solutions that the
+    kit's course.toml publishes, and its own course.toml says exactly that."""
+    files = dist.snapshot(KIT)
+    labs = dist.all_labs(files)
+    mode, text = files.get(config.FILE, (0o644, b"name = \"course\"\n"))
+    files[config.FILE] = (mode, config.with_published(text.decode(), [labs[0], labs[3]]).encode())
+    monkeypatch.setattr(dist, "snapshot", lambda kit=KIT, rev="HEAD": files)
+    root, _, released, published, _ = dist.release(KIT, "03", "", tmp_path / "out")
+    assert released == labs[:3] and published == [labs[0]], published  # labs[3] is not released
+    assert config.load(root).published == [labs[0]]
+    assert sorted(p.name for p in (root / "solutions").iterdir()) == [labs[0]]

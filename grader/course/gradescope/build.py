@@ -1,12 +1,15 @@
 #!/usr/bin/python3
 """Build Gradescope's autograder zip: setup.sh, run_autograder and the kit.
 
-    build.py --out build/gradescope.zip [--lab L]... [--timeout SECONDS]
+    build.py --out build/gradescope.zip [--lab L]... [--timeout SECONDS] [--published LABS]
 
-One assignment per lab is the usual setup (--lab 03). The zip never holds the
-solution of a lab it grades (a student file could #include it); it holds the
-published solutions of the earlier labs those labs link (LAB_DEPS), as
-`make grade` does. Without --lab it grades every lab, and so ships no solution.
+One assignment per lab is the usual setup (--lab 03). The zip holds the
+solutions of the earlier labs the graded labs link (LAB_DEPS) that the course
+publishes (course.toml's `published`, or --published), never the solution of
+a lab it grades (a student file could #include it) nor an unpublished one;
+its course.toml publishes exactly those, so the build rules in the zip link
+what `make grade` links. Without --lab it grades every lab, and so ships no
+solution.
 """
 import argparse
 import json
@@ -18,13 +21,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 KIT = HERE.parents[2]
 sys.path.insert(0, str(KIT / "grader"))
-from course import batch  # noqa: E402
+from course import batch, config  # noqa: E402
 
 # What grading needs on Gradescope's Ubuntu image (the README's packages, less gdb).
 PACKAGES = ["qemu-system-x86", "grub-pc-bin", "grub-common", "genisoimage", "gcc", "make",
             "binutils", "python3-pytest", "python3-pexpect", "python3-pytest-xdist"]
 NOT_SHIPPED = ("handouts/", "build/", "grader/selftest/", "setup.sh", "run_autograder",
-               "grader/course/gradescope/config.json", "compile_commands.json")
+               "grader/course/gradescope/config.json", "compile_commands.json", config.FILE)
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)  # the same kit makes the same zip
 
 SETUP_SH = """#!/bin/bash
@@ -37,14 +40,20 @@ apt-get install -y -q {packages}
 """
 
 
-def shipped(kit, labs):
-    """The kit files the zip holds, relative paths."""
-    deps = {d for l in labs for d in kit.labs[l]["deps"]} - set(labs)
+def solutions(kit, labs, published):
+    """The solutions a zip grading `labs` ships: those the labs link (LAB_DEPS)
+    that are published and in the kit, never a graded lab's own."""
+    deps = {d for l in labs for d in kit.labs[l]["deps"]}
+    return sorted(l for l in (deps & set(published)) - set(labs) if (kit.root / "solutions" / l).is_dir())
+
+
+def shipped(kit, sols):
+    """The kit files the zip holds (relative paths), with the solutions sols."""
     out = []
     for f in kit.files:
-        if f.startswith(NOT_SHIPPED):
+        if f.startswith(NOT_SHIPPED) or f == config.FILE:
             continue
-        if f.startswith("solutions/") and f.split("/")[1] not in deps:
+        if f.startswith("solutions/") and f.split("/")[1] not in sols:
             continue
         out.append(f)
     return out
@@ -57,22 +66,29 @@ def add(zf, name, data, mode):
     zf.writestr(info, data)
 
 
-def build(out, labs, timeout):
+def build(out, labs, timeout, published=None):
+    """Write the zip; published None: course.toml's list. Returns (labs, files, solutions)."""
     kit = batch.Kit(KIT)
     labs = [kit.resolve_lab(l) for l in labs] or list(kit.labs)
-    files = shipped(kit, labs)
+    if published is None:
+        published = config.load(KIT).published
+    sols = solutions(kit, labs, [kit.resolve_lab(l) for l in published])
+    files = shipped(kit, sols)
+    course = kit.root / config.FILE
+    course_text = config.with_published(course.read_text() if course.is_file() else None, sols)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     with zipfile.ZipFile(tmp, "w") as zf:
         add(zf, "setup.sh", SETUP_SH.format(packages=" ".join(PACKAGES)), 0o755)
         add(zf, "run_autograder", (HERE / "run_autograder").read_bytes(), 0o755)
-        config = {"labs": labs, "timeout": timeout or 100 * len(labs)}
-        add(zf, "grader/course/gradescope/config.json", json.dumps(config, indent=1) + "\n", 0o644)
+        settings = {"labs": labs, "timeout": timeout or 100 * len(labs)}
+        add(zf, "grader/course/gradescope/config.json", json.dumps(settings, indent=1) + "\n", 0o644)
+        add(zf, config.FILE, course_text, 0o644)
         for f in files:
             mode = 0o755 if (kit.root / f).stat().st_mode & stat.S_IXUSR else 0o644
             add(zf, f, (kit.root / f).read_bytes(), mode)
     tmp.replace(out)
-    return labs, files
+    return labs, files, sols
 
 
 def main():
@@ -80,12 +96,17 @@ def main():
     ap.add_argument("--out", default=str(KIT / "build" / "gradescope.zip"))
     ap.add_argument("--lab", action="append", default=[], help="lab to grade (repeatable; default all)")
     ap.add_argument("--timeout", type=float, default=0, help="grading bound in seconds (default 100 per lab)")
+    ap.add_argument("--published", metavar="LABS",
+                    help="the published solutions, instead of course.toml's list (names or numbers)")
     args = ap.parse_args()
     out = Path(args.out).resolve()
-    labs, files = build(out, args.lab, args.timeout)
-    sols = sorted({f.split("/")[1] for f in files if f.startswith("solutions/")})
+    published = None if args.published is None else args.published.replace(",", " ").split()
+    try:
+        labs, files, sols = build(out, args.lab, args.timeout, published)
+    except config.CourseError as e:
+        sys.exit(f"gradescope: {e}")
     print(f"gradescope: {out} ({out.stat().st_size >> 10} KiB, {len(files)} kit files): "
-          f"grades {' '.join(labs)}; ships the solutions of {' '.join(sols) or 'no lab'}")
+          f"grades {' '.join(labs)}; ships the published solutions of {' '.join(sols) or 'no lab'}")
     print("gradescope: upload it as the assignment's autograder (Ubuntu image); "
           "students submit their starter/<lab>/ files or their repository")
 
