@@ -22,6 +22,7 @@ import tempfile
 import pytest
 
 from harness import KernelError, Machine, config, symbols
+from harness.text import strip_control
 from models import page_tables as pt
 
 LAB = "04-page-walk"
@@ -216,11 +217,6 @@ def part_a():
     p.close()
 
 
-def printable(text):
-    """Kernel text quoted in a message, its control characters escaped."""
-    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
-
-
 def fmt(pa):
     return "fault" if pa is None else hex(pa)
 
@@ -238,12 +234,13 @@ def answers(part_a, test, judge):
     for t, lines in zip(part_a.tests[test], outs):
         got = [a for a in map(pt.parse_answer, lines) if a]
         assert len(got) == len(t.queries), (
-            f"`{pt.KIND_NAMES[t.kind]} {t.index}` printed {len(got)} answers to {len(t.queries)} "
-            f"queries:\n" + "\n".join(printable(l[:200]) for l in lines[:8]))
+            f"`{pt.KIND_NAMES[t.kind]} {t.index}` printed {len(got)} answer lines, expected "
+            f"{len(t.queries)} (one per query); its output began:\n"
+            + "\n".join(strip_control(l)[:200] for l in lines[:8]))
         for (pid, va), (got_pid, got_va, _) in zip(t.queries, got):
             assert (got_pid or 0, got_va) == (pid, va), (
-                f"{t.what}: asked for {query_text(t, pid, va)}, the answer line is for "
-                f"{query_text(t, got_pid or 0, got_va)}")
+                f"{t.what}: expected the answer for {query_text(t, pid, va)}, the line printed "
+                f"is for {query_text(t, got_pid or 0, got_va)}")
         judge(t, [pa for _, _, pa in got])
     if problem:
         pytest.fail(problem, pytrace=False)
