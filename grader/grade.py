@@ -189,12 +189,12 @@ def print_table(results, labs, variant, build_info, out):
     return earned, total
 
 
-def gradescope(results, path):
+def gradescope(results):
+    """Gradescope's results.json for these results."""
     tests = [{"name": f"{r['lab']}: {r['name']}", "score": r["points"] if r["passed"] else 0,
               "max_score": r["points"], "output": r["message"] or "passed",
               "visibility": "visible"} for r in results]
-    Path(path).write_text(json.dumps({"score": sum(t["score"] for t in tests), "tests": tests},
-                                     indent=2))
+    return {"score": sum(t["score"] for t in tests), "tests": tests}
 
 
 def main():
@@ -289,10 +289,11 @@ def main():
     earned, total = print_table(collector.results, labs, variant, build_info, out)
     print(f"({time.monotonic() - t0:.1f}s)", file=out)
     if args.gradescope:
-        gradescope(collector.results, args.gradescope)
-    if args.json:
+        Path(args.gradescope).write_text(json.dumps(gradescope(collector.results), indent=2))
+    if args.json:  # a file, or a pipe to the class grader (/dev/fd/N)
         Path(args.json).write_text(json.dumps({"variant": variant, "results": collector.results,
-                                               "build": build_info}, indent=1))
+                                               "build": build_info,
+                                               "gradescope": gradescope(collector.results)}, indent=1))
     sys.exit(0 if total and earned == total else 1)
 
 

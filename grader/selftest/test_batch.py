@@ -23,7 +23,9 @@ import pytest
 GRADER = Path(__file__).resolve().parents[1]
 KIT = GRADER.parent
 sys.path.insert(0, str(GRADER))
-from course import batch  # noqa: E402
+from course import batch, procs  # noqa: E402
+from course.intake import Refused, read_submission  # noqa: E402
+from course.kit import Kit, parse_lab_mk  # noqa: E402
 
 PY = "/usr/bin/python3"
 LAB = "01-segmentation"
@@ -294,9 +296,9 @@ def test_batch_timeout_kills_the_grade_run(runs):
 def test_lab_mk_parsing():
     """lab.mk lists are read with continuations, += and comments."""
     text = "LAB_STUDENT_SRCS := a.c \\\n\tb.c # two\nLAB_STUDENT_SRCS += c.c\nLAB_DEPS :=\n"
-    lists = batch.parse_lab_mk(text)
+    lists = parse_lab_mk(text)
     assert lists["LAB_STUDENT_SRCS"] == ["a.c", "b.c", "c.c"] and lists["LAB_DEPS"] == []
-    kit = batch.Kit(KIT)
+    kit = Kit(KIT)
     assert FILE in kit.labs[LAB]["student"]
 
 
@@ -305,23 +307,23 @@ def test_kill_tagged_reaches_a_process_in_its_own_session(tmp_path):
     tag = f"selftest-{os.getpid()}"
     code = ("import subprocess,time; subprocess.Popen(['sleep','60'], start_new_session=True);"
             "time.sleep(60)")
-    p = subprocess.Popen([PY, "-c", code], env=dict(os.environ, **{batch.TAG_VAR: tag}),
+    p = subprocess.Popen([PY, "-c", code], env=dict(os.environ, **{procs.TAG_VAR: tag}),
                          start_new_session=True)
     def sleeping():
-        return [p for p in batch.tagged_pids(tag)
+        return [p for p in procs.tagged_pids(tag)
                 if Path(f"/proc/{p}/comm").read_text().strip() == "sleep"]
     deadline = time.monotonic() + 20
     while not sleeping() and time.monotonic() < deadline:  # sleep exec'd, its session made
         time.sleep(0.05)
-    assert len(batch.tagged_pids(tag)) == 2
+    assert len(procs.tagged_pids(tag)) == 2
     os.killpg(p.pid, signal.SIGKILL)
     p.wait()
-    assert len(batch.tagged_pids(tag)) == 1  # the session leader survived its group's end...
-    batch.kill_tagged(tag)
+    assert len(procs.tagged_pids(tag)) == 1  # the session leader survived its group's end...
+    procs.kill_tagged(tag)
     deadline = time.monotonic() + 5
-    while batch.tagged_pids(tag) and time.monotonic() < deadline:
+    while procs.tagged_pids(tag) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not batch.tagged_pids(tag)  # ...but not the tag scan
+    assert not procs.tagged_pids(tag)  # ...but not the tag scan
 
 
 # ---- Gradescope ---------------------------------------------------------------------------------
@@ -381,7 +383,7 @@ def test_gradescope_zip_ships_published_earlier_solutions_only(runs, tmp_path):
     """A zip ships the published solutions of the graded labs' earlier labs, never
     the graded lab's own nor an unpublished one, and its course.toml publishes
     exactly those (so its build rules link them)."""
-    kit = batch.Kit(KIT)
+    kit = Kit(KIT)
     assert zip_course(runs["zip"]) == (set(), [])  # lab 01 links no earlier lab
     graded = next(l for l in kit.labs if len([d for d in kit.labs[l]["deps"] if d != l]) >= 2)
     first, second = [d for d in kit.labs[graded]["deps"] if d != graded][:2]
@@ -415,14 +417,14 @@ def test_gradescope_run_autograder_refuses_a_link(runs):
 
 
 def intake(path, tmp):
-    kit = batch.Kit(KIT)
-    return batch.read_submission(path, kit, tmp, batch.Procs(subreaper=False))
+    kit = Kit(KIT)
+    return read_submission(path, kit, tmp, procs.Procs(subreaper=False))
 
 
 def test_intake_maps_bare_and_nested_files(tmp_path):
     """Bare files go to their lab's folder (Lab 4's warmup/ too); a header named like a kit
     header and files outside starter/ are ignored, not taken."""
-    warmup = next((f for f in batch.Kit(KIT).bare if "/" in f), None)
+    warmup = next((f for f in Kit(KIT).bare if "/" in f), None)
     files = {FILE: "int x;\n", "notes.txt": "hi\n", f"{LAB}/gdt.h": "#pragma once\n"}
     if warmup:
         files[warmup] = "int y;\n"
@@ -440,7 +442,7 @@ def test_intake_reads_archives_without_extracting(tmp_path):
         info = zipfile.ZipInfo(STUDENT)
         info.external_attr = (0o120777) << 16
         zf.writestr(info, "/etc/passwd")
-    with pytest.raises(batch.Refused, match="symbolic link"):
+    with pytest.raises(Refused, match="symbolic link"):
         intake(zpath, tmp_path)
     bpath = tmp_path / "branch.bundle"
     bundle(bpath, {STUDENT: "int z;\n"}, tmp_path)

@@ -21,7 +21,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 KIT = HERE.parents[2]
 sys.path.insert(0, str(KIT / "grader"))
-from course import batch, config  # noqa: E402
+from course import config  # noqa: E402
+from course.kit import Kit  # noqa: E402
 
 # What grading needs on Gradescope's Ubuntu image (the README's packages, less gdb).
 PACKAGES = ["qemu-system-x86", "grub-pc-bin", "grub-common", "genisoimage", "gcc", "make",
@@ -68,7 +69,7 @@ def add(zf, name, data, mode):
 
 def build(out, labs, timeout, published=None):
     """Write the zip; published None: course.toml's list. Returns (labs, files, solutions)."""
-    kit = batch.Kit(KIT)
+    kit = Kit(KIT)
     labs = [kit.resolve_lab(l) for l in labs] or list(kit.labs)
     if published is None:
         published = config.load(KIT).published

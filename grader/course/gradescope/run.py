@@ -2,7 +2,7 @@
 """Gradescope's autograder: grade the submission with the kit shipped in the zip.
 
 run_autograder execs this. The student's files are taken from the submission
-with the same rules as `make grade-class` (grader/course/batch.py): only .c/.h/.S
+with the same rules as `make grade-class` (grader/course/intake.py): only .c/.h/.S
 files under starter/<lab>/ (or bare files named like a lab's student files),
 written into a fresh copy of this kit; links, paths that leave the
 submission and oversized files refuse it, and results.json says why.
@@ -24,6 +24,8 @@ HERE = Path(__file__).resolve().parent
 KIT = HERE.parents[2]
 sys.path.insert(0, str(KIT / "grader"))
 from course import batch  # noqa: E402
+from course.kit import Kit  # noqa: E402
+from course.procs import kill_tagged  # noqa: E402
 
 RULES = ("The grader takes only your .c, .h and .S files under starter/<lab>/ "
          "(for example starter/01-segmentation/gdt.c), or those files uploaded on their own.")
@@ -54,7 +56,7 @@ def main():
     submission = Path(os.environ.get("KIT_GS_SUBMISSION", root / "submission"))
     results = Path(os.environ.get("KIT_GS_RESULTS", root / "results" / "results.json"))
     config = json.loads((HERE / "config.json").read_text()) if (HERE / "config.json").exists() else {}
-    kit = batch.Kit(KIT)
+    kit = Kit(KIT)
     labs = [kit.resolve_lab(l) for l in config.get("labs", [])] or list(kit.labs)
     timeout = float(os.environ.get("KIT_GS_TIMEOUT") or config.get("timeout") or 0) or 100 * len(labs)
     work = Path(tempfile.mkdtemp(prefix="kit-gs-"))
@@ -62,7 +64,8 @@ def main():
     try:
         out = b.grade(submission, gradescope=True)
     finally:
-        batch.kill_tagged(b.tag)
+        b.procs.kill_all()
+        kill_tagged(b.tag)
         b.procs.reap_orphans()
         shutil.rmtree(work, ignore_errors=True)
     for line in out.log:  # the full log on stdout, which Gradescope keeps for the staff

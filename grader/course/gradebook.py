@@ -1,0 +1,143 @@
+"""The gradebook of a class: one Outcome per student, written as
+gradebook.csv, gradebook.json and logs/<student>.log.
+
+What a submission chose (its id, its file names) and what its kernel or its
+compiler printed reach these files only in a form that cannot pose as the
+grader: names through shown() (one line, control characters escaped), quoted
+output indented under "  | " with its control characters removed, and every
+CSV cell that a spreadsheet would run as a formula prefixed with a quote.
+"""
+import csv
+import json
+import os
+import re
+
+from harness.text import shown, strip_control
+
+# the first characters that make a spreadsheet read a cell as a formula (or a
+# DDE command), tab and CR among them since some programs skip them first
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class Outcome:
+    """The gradebook row of one student. status: ok, build-error, timeout,
+    refused, error (the grader failed: grade again) or interrupted."""
+
+    def __init__(self, student, source):
+        self.student = student
+        self.source = source
+        self.status = "ok"
+        self.reason = ""
+        self.labs = {}        # lab -> {"points", "max", "build", "tests": [...]}
+        self.seconds = 0.0
+        self.log = []         # lines; a line holding newlines goes on indented
+        self.gradescope = []  # per-lab Gradescope results (gradescope/run.py)
+        self.intake = None
+
+    def total(self):
+        return (sum(l["points"] for l in self.labs.values()),
+                sum(l["max"] or 0 for l in self.labs.values()))
+
+    def fail(self, status, reason):
+        """Set a verdict worse than the present one (ok < build-error < error)."""
+        if self.status in ("ok", "build-error"):
+            self.status, self.reason = status, reason
+
+    def to_json(self, log_path=None):
+        points, full = self.total()
+        return {"student": self.student, "source": self.source, "status": self.status,
+                "reason": self.reason, "points": points, "max": full,
+                "seconds": round(self.seconds, 1), "labs": self.labs,
+                "log": str(log_path) if log_path else None}
+
+
+def quoted(text):
+    """Output of a program the submission drove (compiler, grade run), for a
+    log: control characters removed, every line indented under "  | "."""
+    return "\n".join("  | " + l for l in strip_control(text).rstrip().splitlines())
+
+
+def tail_text(path, limit=256 << 10):
+    """The last `limit` bytes of a program's output file, quoted()."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - limit))
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return ("  | [...]\n" if size > limit else "") + quoted(text)
+
+
+def log_text(lines):
+    """A log's text: each entry's later lines indented, so that no entry can
+    start a line of its own (a forged "status: ok"), no control characters."""
+    out = []
+    for entry in lines:
+        first, *rest = strip_control(str(entry)).split("\n")
+        out.append(first)
+        out += ["  " + l if not l.startswith(" ") else l for l in rest]
+    return "\n".join(out)
+
+
+def csv_cell(value):
+    """A CSV cell a spreadsheet shows as text: a value starting like a formula
+    gets a leading quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def safe_name(student):
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", student).lstrip(".") or "_"
+
+
+def unique_ids(outcomes):
+    seen = {}
+    for o in outcomes:
+        seen[o.student] = seen.get(o.student, 0) + 1
+    for o in outcomes:
+        if seen[o.student] > 1:
+            o.student = os.path.basename(o.source)
+
+
+def write_gradebook(outcomes, labs, out_dir, elapsed):
+    """gradebook.csv, gradebook.json and logs/<student>.log in out_dir."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    logs = out_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    for old in logs.glob("*.log"):  # a previous run's
+        old.unlink()
+    maxima = {l: 0 for l in labs}
+    for o in outcomes:
+        for lab, l in o.labs.items():
+            maxima[lab] = max(maxima.get(lab, 0), l["max"] or 0)
+    for o in outcomes:
+        for lab, l in o.labs.items():
+            if l["max"] is None:
+                l["max"] = maxima[lab]
+    full = sum(maxima.values())
+    rows = []
+    used = set()
+    for o in outcomes:
+        name = safe_name(o.student)
+        while name in used:  # ids that differ only in characters safe_name replaces
+            name += "_"
+        used.add(name)
+        log_path = logs / f"{name}.log"
+        log_path.write_text(log_text(o.log) + "\n" + "\n".join([
+            f"status: {o.status}" + (f" ({shown(o.reason)})" if o.reason else ""),
+            f"points: {o.total()[0]}/{full}", f"seconds: {o.seconds:.1f}"]) + "\n")
+        row = o.to_json(log_path.relative_to(out_dir))
+        row["max"] = full
+        rows.append(row)
+    with open(out_dir / "gradebook.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["student", "status"] + labs + ["total", "max", "seconds", "reason"])
+        for o in outcomes:
+            cells = ([shown(o.student), o.status] + [o.labs[l]["points"] if l in o.labs else 0 for l in labs]
+                     + [o.total()[0], full, f"{o.seconds:.1f}", shown(o.reason)])
+            w.writerow([csv_cell(c) for c in cells])
+    (out_dir / "gradebook.json").write_text(json.dumps(
+        {"labs": labs, "max": maxima, "seconds": round(elapsed, 1), "students": rows}, indent=1) + "\n")
