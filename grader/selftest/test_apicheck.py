@@ -118,3 +118,15 @@ def test_apicheck_later_line_wins(tmp_path):
                         "helper_one\nweak_thing\n", SOURCE)
     assert r.returncode == 1
     assert "uses shared_fn, not in this lab" in r.stderr
+
+
+def test_apicheck_refuses_a_name_that_could_fake_a_definition(tmp_path):
+    """A symbol named "x kit_fn" (spaces are legal in ELF names) neither defines
+    kit_fn nor hides a reference to it: the check fails closed."""
+    r, stamp = run_apicheck(tmp_path, "=entry\n",
+                            '__asm__(".globl \\"x kit_fn\\"\\n\\"x kit_fn\\": ret\\n");\n'
+                            'void entry(void) { __asm__ volatile("call kit_fn"); }\n')
+    assert r.returncode == 1
+    assert "has a symbol this check cannot read" in r.stderr
+    assert "uses kit_fn, which is not in Lab 99's API" in r.stderr
+    assert not stamp.exists()
