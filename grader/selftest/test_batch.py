@@ -25,7 +25,9 @@ KIT = GRADER.parent
 sys.path.insert(0, str(GRADER))
 from course import batch, procs  # noqa: E402
 from course.intake import Refused, read_submission  # noqa: E402
+from course.gradebook import csv_cell  # noqa: E402
 from course.kit import Kit, parse_lab_mk  # noqa: E402
+from harness.text import shown  # noqa: E402
 
 PY = "/usr/bin/python3"
 LAB = "01-segmentation"
@@ -133,7 +135,17 @@ def make_class(root):
         zf.writestr(STUDENT, sol + '\n__asm__(".section .rodata\\n.incb" "in \\"/etc/passwd\\"");\n')
     with zipfile.ZipFile(c / "empty.zip", "w") as zf:
         zf.writestr("notes.txt", "nothing here\n")
+    os.mkfifo(c / "fifo.tar")  # opening it for reading would wait for a writer forever
+    # names that would forge lines of the student's log or the console
+    tar(c / "forger.tar", [(name, "file", "x") for name in FORGED_NAMES])
+    for student in FORMULA_IDS:  # refused (no files), but they reach the CSV
+        (c / student).mkdir()
     return c
+
+
+FORGED_NAMES = ("notes\nstatus: ok\npoints: 999/999\n.txt", "x\x1b[2K\rstatus: ok.txt", "bell\x07\u202e.txt")
+FORMULA_IDS = ('=HYPERLINK("http:--x.invalid","y")', "+1+1", "-2+3", "@SUM(A1)")
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def qemus_under(path):
@@ -153,10 +165,10 @@ class Job:
     """A command started now and waited for later: the batch runs and the Gradescope
     runs of this module start together, so their waits and boots overlap."""
 
-    def __init__(self, cmd, env=None):
+    def __init__(self, cmd, env=None, cwd=None):
         self.t0 = time.monotonic()
         self.p = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True, env=env)
+                                  stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd)
         self.output = None
 
     def wait(self):
@@ -170,11 +182,11 @@ class Job:
         return self
 
 
-def start_batch(tmp, *args):
+def start_batch(tmp, *args, cwd=None):
     """batch.py with its temporary files under tmp/work, to look for leftovers there."""
     work = Path(tmp) / "work"
     work.mkdir(exist_ok=True)
-    job = Job([PY, GRADER / "course" / "batch.py", *args], env=dict(os.environ, TMPDIR=str(work)))
+    job = Job([PY, GRADER / "course" / "batch.py", *args], env=dict(os.environ, TMPDIR=str(work)), cwd=cwd)
     job.work = work
     return job
 
@@ -190,6 +202,11 @@ def runs(tmp_path_factory):
     out["timeout"] = start_batch(slow, slow / "class", "--lab", "01", "--out", slow / "out",
                                  "--timeout", "2")
     out["timeout"].out = slow / "out"
+    rel = tmp_path_factory.mktemp("relative")
+    (rel / "class").mkdir()
+    bundle(rel / "class" / "mine.bundle", {STUDENT: solution()}, rel)
+    out["relative"] = start_batch(rel, "class", "--lab", "01", "--out", "out", cwd=rel)
+    out["relative"].out = rel / "out"
     gs = tmp_path_factory.mktemp("gs")
     zip_path = gs / "autograder.zip"
     subprocess.run([PY, str(GRADER / "course" / "gradescope" / "build.py"), "--out", str(zip_path), "--lab", "01"],
@@ -253,6 +270,7 @@ def test_batch_broken_submission_and_kit_changes_ignored(gradebook):
     ("include", "outside the kit copy"),
     ("incbin", ".incbin"),
     ("empty", "no student files"),
+    ("fifo", "not a regular file or a folder"),
 ])
 def test_batch_refuses_malicious_submission(gradebook, student, reason):
     """Each malicious submission is refused with zero points and a reason that names the problem."""
@@ -263,13 +281,48 @@ def test_batch_refuses_malicious_submission(gradebook, student, reason):
     assert (gradebook["out"] / "logs" / f"{student}.log").read_text().count("REFUSED") == 1
 
 
+def test_batch_log_and_console_hold_no_forged_lines(gradebook):
+    """Member names with newlines and escape codes reach the log escaped, one line
+    each: no forged "status: ok", no control character in the log or on the console."""
+    row = gradebook["rows"]["forger"]
+    assert row["status"] == "refused", row
+    log = (gradebook["out"] / "logs" / "forger.log").read_text()
+    lines = log.splitlines()
+    assert [l for l in lines if l.startswith(("status:", "points:"))] == [
+        f"status: refused (no student files for the graded lab(s): expected e.g. {STUDENT})",
+        f"points: 0/{row['max']}"], lines[-4:]
+    assert not CONTROL.search(log), repr(log)
+    assert "notes\\nstatus: ok\\npoints: 999/999\\n.txt" in log  # shown, escaped, on one line
+    assert "x\\x1b[2K\\rstatus: ok.txt" in log and "bell\\x07\\u202e.txt" in log
+    assert not CONTROL.search(gradebook["run"].output), repr(gradebook["run"].output)
+
+
+def test_batch_csv_cells_are_never_formulas(gradebook):
+    """A student id that a spreadsheet would run (= + - @) is written as text."""
+    rows = list(csv.reader(open(gradebook["out"] / "gradebook.csv")))
+    for student in FORMULA_IDS:
+        assert "'" + student in gradebook["rows"], sorted(gradebook["rows"])
+    for row in rows:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), row
+
+
+def test_batch_relative_paths(runs):
+    """SUBMISSIONS and --out relative to the working folder: a git bundle in it is
+    read (git runs elsewhere) and the gradebook lands there."""
+    job = runs["relative"].wait()
+    row = next(csv.DictReader(open(job.out / "gradebook.csv")))
+    assert row["student"] == "mine" and row["status"] == "ok", (row, job.output)
+    assert int(row["total"]) == int(row["max"]) > 0
+
+
 def test_batch_gradebook_json_and_exit_status(gradebook):
     """The JSON gradebook holds the same verdicts, per-lab points and tests; the run exits 0
     (refusals are verdicts, not failures of the grader)."""
     data = gradebook["json"]
     assert data["labs"] == [LAB] and data["max"][LAB] > 0
     by = {s["student"]: s for s in data["students"]}
-    assert set(by) == set(gradebook["rows"])
+    assert {csv_cell(shown(s)) for s in by} == set(gradebook["rows"])
     full = by["full"]["labs"][LAB]
     assert full["points"] == full["max"] == data["max"][LAB]
     assert all(t["passed"] for t in full["tests"]) and full["tests"]
@@ -451,3 +504,143 @@ def test_intake_reads_archives_without_extracting(tmp_path):
                    check=True, stderr=subprocess.DEVNULL)
     (tmp_path / "b2").mkdir()
     assert intake(repo, tmp_path / "b2").files == {STUDENT: b"int z;\n"}
+
+
+# ---- bounded intake ----------------------------------------------------------------------------
+def git_bomb(path, tmp, levels=7):
+    """A bundle of a few KB whose tree names 10**levels paths: one tree object
+    of ten entries, used ten times at every level."""
+    repo = Path(tmp) / "bomb-repo"
+    env = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", HOME=str(tmp), GIT_AUTHOR_NAME="s",
+               GIT_AUTHOR_EMAIL="s@example.org", GIT_COMMITTER_NAME="s", GIT_COMMITTER_EMAIL="s@example.org")
+
+    def git(*args, data=b""):
+        return subprocess.run(["git", "-C", str(repo), *args], input=data, env=env, check=True,
+                              capture_output=True).stdout.decode().strip()
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], env=env, check=True)
+    entry = "100644 blob " + git("hash-object", "-w", "--stdin", data=b"int x;\n")
+    for level in range(levels):
+        name = "f{}.c" if level == 0 else "d{}"
+        entry = "040000 tree " + git("mktree", data="".join(f"{entry}\t{name.format(i)}\n"
+                                                            for i in range(10)).encode())
+    root = git("mktree", data=f"{entry}\tstarter\n".encode())
+    git("update-ref", "refs/heads/main", git("commit-tree", root, "-m", "bomb"))
+    git("bundle", "create", "-q", str(path), "main")
+    return path
+
+
+def test_intake_git_bomb_is_refused_in_bounded_memory(tmp_path):
+    """A bundle of 10^7 paths is refused at the entry limit within seconds; neither
+    the reader nor git grows past a few tens of MiB (git's output is read as it comes)."""
+    path = git_bomb(tmp_path / "bomb.bundle", tmp_path)
+    assert path.stat().st_size < 16 << 10
+    code = ("import json, resource, sys; sys.path.insert(0, sys.argv[1])\n"
+            "from course.intake import Refused, read_submission\n"
+            "from course.kit import Kit\n"
+            "from course.procs import Procs\n"
+            "try:\n    read_submission(sys.argv[2], Kit(sys.argv[3]), sys.argv[4], Procs(subreaper=False))\n"
+            "    why = None\nexcept Refused as e:\n    why = str(e)\n"
+            "peak = max(resource.getrusage(w).ru_maxrss for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))\n"
+            "print(json.dumps({'why': why, 'peak': peak << 10}))\n")
+    (tmp_path / "work").mkdir()
+    t = time.monotonic()
+    r = subprocess.run([PY, "-c", code, str(GRADER), str(path), str(KIT), str(tmp_path / "work")],
+                       capture_output=True, text=True, timeout=120)
+    seconds = time.monotonic() - t
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["why"] and "more than" in res["why"] and "entries" in res["why"], res
+    assert res["peak"] < 200 << 20, f"peak memory {res['peak'] >> 20} MiB"
+    assert seconds < 30, f"took {seconds:.0f} s"
+
+
+def test_intake_never_opens_a_fifo(tmp_path):
+    """A FIFO named like an archive is refused from lstat alone (opening it would
+    wait for a writer forever)."""
+    os.mkfifo(tmp_path / "x.tar")
+    done = []
+    t = __import__("threading").Thread(target=lambda: done.append(
+        pytest.raises(Refused, intake, tmp_path / "x.tar", tmp_path)), daemon=True)
+    t.start()
+    t.join(10)
+    assert done, "reading a FIFO submission blocked"
+    assert "not a regular file" in str(done[0].value)
+
+
+# ---- a grade run that does not end well --------------------------------------------------------
+@pytest.mark.parametrize("rc,sent,verdict", [
+    (-9, b'{"results": []}', "killed by signal 9"),
+    (1, b"", "without results"),
+    (1, b'{"results": [{"lab"', "not JSON"),
+    (0, b'{"results": 7}', "without their tests"),
+    (0, b'{"results": [{"lab": "x"}]}', "without their tests"),
+    (3, b'{"results": []}', "exit 3"),
+    (1, b'{"results": []}', None),
+])
+def test_grade_results_judge_the_grade_run(rc, sent, verdict):
+    """A grade run that was killed, exited oddly, sent nothing, or sent cut-short or
+    shapeless JSON is the grader's failure; exit 0 or 1 with results is a verdict."""
+    data, why = batch.grade_results(rc, sent)
+    if verdict is None:
+        assert data == {"results": []} and why is None
+    else:
+        assert data is None and verdict in why, why
+
+
+GRADE_WITH = """import json, sys
+sys.path.insert(0, sys.argv[1])
+from course import batch
+from course.kit import Kit
+batch.PY = sys.argv[2]
+out = batch.Batch(Kit(sys.argv[3]), [sys.argv[4]], 120, sys.argv[5]).grade(sys.argv[6])
+print(json.dumps({"status": out.status, "reason": out.reason, "points": out.total()[0]}))
+"""
+FAKE_GRADE = {  # what stands in for the interpreter running grade.py
+    "dies": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n",
+    "pipe": ("import json, sys\nargs = sys.argv[1:]\n"
+             "open('results.json', 'w').write('{\"results\": []}')  # a file is not listened to\n"
+             "open(args[args.index('--json') + 1], 'w').write(json.dumps({'results': [{'lab': args[args.index('--lab') + 1], "
+             "'name': 'test_x', 'points': 5, 'passed': True}], 'build': {args[args.index('--lab') + 1]: [True, 0]}}))\n"),
+}
+
+
+@pytest.mark.parametrize("fake,status,points", [("dies", "error", 0), ("pipe", "ok", 5)])
+def test_grade_run_results_come_over_a_pipe(tmp_path, fake, status, points):
+    """The batch takes the results grade.py writes to its pipe (never a file in the
+    grading copy); a grade.py killed by a signal makes the submission `error`."""
+    script = tmp_path / "python"
+    script.write_text(f"#!{PY}\n" + FAKE_GRADE[fake])
+    script.chmod(0o755)
+    write(tmp_path / "sub", {STUDENT: solution()})
+    (tmp_path / "work").mkdir()
+    r = subprocess.run([PY, "-c", GRADE_WITH, str(GRADER), str(script), str(KIT), LAB, str(tmp_path / "work"),
+                        str(tmp_path / "sub")], capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.splitlines()[-1])
+    assert (out["status"], out["points"]) == (status, points), out
+    if fake == "dies":
+        assert "killed by signal 9" in out["reason"], out
+
+
+def test_sigterm_ends_the_batch_at_once_with_a_gradebook(tmp_path):
+    """SIGTERM while a kernel hangs under the grader (and a FIFO waits in the folder):
+    the batch exits 143 within seconds, no QEMU left, and its gradebook lists every
+    submission (what was graded, the rest interrupted)."""
+    c = tmp_path / "class"
+    hang = solution().replace("void gdt_init(void)\n{", "void gdt_init(void)\n{\n    for (;;)\n        ;", 1)
+    assert hang != solution()
+    write(c / "hangs", {STUDENT: hang})
+    os.mkfifo(c / "x.tar")
+    job = start_batch(tmp_path, c, "--lab", "01", "--out", tmp_path / "out", "--jobs", "1")
+    deadline = time.monotonic() + 120
+    while not qemus_under(job.work) and time.monotonic() < deadline and job.p.poll() is None:
+        time.sleep(0.1)
+    assert qemus_under(job.work), "the hanging kernel never booted"
+    t = time.monotonic()
+    job.p.send_signal(signal.SIGTERM)
+    job.wait()
+    assert job.p.returncode == 143, job.output
+    assert time.monotonic() - t < 15
+    assert not qemus_under(job.work)
+    rows = {r["student"]: r for r in csv.DictReader(open(tmp_path / "out" / "gradebook.csv"))}
+    assert rows["hangs"]["status"] == "interrupted" and rows["x"]["status"] in ("refused", "interrupted"), rows
