@@ -72,10 +72,17 @@ def solutions_submission(root):
     return sub
 
 
-def grade_submission(case, root, edit):
-    """Grade case.lab from the solutions with edit(path_of_its_first_file) applied;
-    (points, verdict text)."""
-    sub = solutions_submission(root)
+def starter_submission(root):
+    """A submission folder holding every lab's starter files."""
+    sub = root / "submission"
+    shutil.copytree(KIT / "starter", sub / "starter")
+    return sub
+
+
+def grade_submission(case, root, edit, make=solutions_submission):
+    """Grade case.lab from make(root) (the solutions) with edit(path of the lab's
+    first student file) applied; (points, verdict text)."""
+    sub = make(root)
     edit(sub / "starter" / case.lab / first_student_file(case.lab))
     out = root / "result.json"
     env = dict(os.environ, TMPDIR=str(root / "tmp"), **FAST_ENV)
@@ -128,6 +135,29 @@ def self_include(case, root):
         (path.parent / "again.h").write_text('#include "again.h"\n#include "again.h"\n')
         path.write_text('#include "again.h"\n' + path.read_text())
     return grade_submission(case, root, edit)
+
+
+ABUSE = GRADER / "abuse"
+PATCH_HEADER = re.compile(r'^# tries: (.*); verdict: build, "(.*)"$')
+
+
+def kit_internal(case, root):
+    """A starter patched (grader/abuse/<case>.patch) to call a kit internal."""
+    def edit(_):
+        subprocess.run(["patch", "-s", "-p1", "-d", str(root / "submission"), "-i",
+                        str(ABUSE / f"{case.name}.patch")], check=True)
+    return grade_submission(case, root, edit, make=starter_submission)
+
+
+def patch_cases():
+    """One case per grader/abuse/kit-internal-*.patch, from its header line."""
+    cases = []
+    for patch in sorted(ABUSE.glob("kit-internal-*.patch")):
+        m = PATCH_HEADER.match(patch.read_text().splitlines()[0])
+        lab = next(d.name for d in (KIT / "labs").glob(patch.stem.split("-")[2] + "-*"))
+        cases.append(Case(patch.stem, m.group(1), lab, "build error[\\s\\S]*" + re.escape(m.group(2)),
+                          sample=patch.stem == "kit-internal-02"))
+    return cases
 
 
 # ---- intake attacks (make grade-class) ---------------------------------------------
@@ -230,7 +260,7 @@ def path_injection(case, root):
     return 0, verdict
 
 
-CASES = [
+CASES = patch_cases() + [
     Case("incbin-macro", "an .incbin glued together inside a macro embeds an unpublished solution",
          "01-segmentation", r"build error[\s\S]*(incbin|not allowed|No such file)"),
     Case("include-solution", "#include of an unpublished solution by its absolute path",
@@ -254,6 +284,7 @@ RUNNERS = {"incbin-macro": incbin_macro, "include-solution": include_solution,
            "dev-zero": include_dev_zero, "huge-array": huge_array, "self-include": self_include,
            "fifo": fifo, "git-bomb": git_bomb, "formula-id": formula_id, "forged-log": forged_log,
            "path-injection": path_injection}
+RUNNERS.update({c.name: kit_internal for c in CASES if c.name.startswith("kit-internal-")})
 
 
 # ---- running a case in a child process (its peak memory is the case's) -----------------
@@ -334,7 +365,8 @@ def print_table(rows, out=sys.stdout):
     print(f"{'attack':<18} {'points':>6} {'seconds':>7} {'peak MiB':>8}  verdict", file=out)
     for case, res, problems in rows:
         first = CONTROL.sub("?", res["verdict"]).strip().splitlines()
-        line = next((l for l in first if re.search(case.expect, l)), first[0] if first else "")
+        key = case.expect.split("[\\s\\S]*")[-1]  # the telling part of a multi-line verdict
+        line = next((l.strip() for l in first if re.search(key, l)), first[0] if first else "")
         print(f"{case.name:<18} {res['points'] if res['points'] is not None else '-':>6} "
               f"{res['seconds']:>7.1f} {res['peak'] >> 20:>8}  {line[:90]}", file=out)
         for p in problems:
