@@ -69,7 +69,8 @@ def build_kernel_cheat(lab, mode, root, header):
     flags = (f"-DCHEAT_LAB='\"{lab}\"' -DCHEAT_MODE={KERNEL_MODES.index(mode)} "
              f"-DCHEAT_REPLAY='\"{header}\"'")
     r = subprocess.run(["make", "-s", "-C", str(config.KIT / "labs" / "cheat"), f"BUILD={out}",
-                        f"EXTRA_CFLAGS={flags}"], capture_output=True, text=True)
+                        f"EXTRA_CFLAGS={flags}", f"SANDBOX_READ={Path(header).parent}"],
+                       capture_output=True, text=True)
     if r.returncode:
         raise RuntimeError(f"cheat kernel {lab}/{mode} did not build:\n{r.stdout}{r.stderr}")
 

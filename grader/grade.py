@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -56,22 +57,93 @@ def make_path(path, key):
     return str(link)
 
 
+# A build's bounds, beside the sandbox's own per command (labs/sandbox.sh): the
+# whole build's wall time, and what of make's output is kept (its first and
+# last halves; the rest is read and dropped, so make never blocks).
+BUILD_SECONDS = float(os.environ.get("KIT_BUILD_TIMEOUT") or 120)
+BUILD_OUTPUT = 256 << 10
+
+
+def run_make(cmd, deadline):
+    """Run make in a process group of its own within the deadline (monotonic
+    time); (return code, output). On timeout the group is ended, and with it
+    the sandboxed commands (their `timeout` passes the signal on): the output
+    then ends with a "kit: build stopped" line."""
+    tag = f"{os.getpid()}-{time.monotonic_ns()}"
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         start_new_session=True, env=dict(os.environ, KIT_BUILD_TAG=tag))
+    late = threading.Event()
+
+    def stop():
+        late.set()
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(p.pid, sig)
+            except OSError:
+                pass
+            for pid in tagged(tag):
+                try:
+                    os.kill(pid, sig)
+                except OSError:
+                    pass
+            time.sleep(1)
+
+    timer = threading.Timer(max(0.0, deadline - time.monotonic()), stop)
+    timer.start()
+    head, tail, dropped = bytearray(), bytearray(), 0
+    try:
+        while chunk := p.stdout.read1(1 << 16):
+            room = BUILD_OUTPUT // 2 - len(head)
+            head += chunk[:max(room, 0)]
+            tail += chunk[max(room, 0):]
+            if len(tail) > BUILD_OUTPUT // 2:
+                dropped += len(tail) - BUILD_OUTPUT // 2
+                del tail[:len(tail) - BUILD_OUTPUT // 2]
+        rc = p.wait()
+    finally:
+        timer.cancel()
+        p.stdout.close()
+    out = head.decode(errors="replace")
+    if dropped:
+        out += f"\n[... {dropped} bytes of build output dropped]\n"
+    out += tail.decode(errors="replace")
+    if late.is_set():
+        out += f"\nkit: build stopped: the whole build took more than {BUILD_SECONDS:g} s\n"
+        rc = rc or 1
+    return rc, out
+
+
+def tagged(tag):
+    """Processes whose environment carries KIT_BUILD_TAG=tag: what a make run
+    started, in a process group of its own (each sandboxed command's `timeout`)."""
+    needle = f"KIT_BUILD_TAG={tag}".encode()
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if needle in f.read().split(b"\0"):
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
 def build(lab, variant_args, logs):
     """make the lab's kernel into the folder the tests will look in, the ELF
     first (tests that boot it with -kernel may start), then the ISO; report
     both stages to config's Build for `lab`. Return (lab, ok, seconds)."""
     t = time.monotonic()
+    deadline = t + BUILD_SECONDS
     b = config.track_build(lab)
     make = ["make", "-s", "-C", str(config.KIT / "labs" / lab), f"BUILD={config.lab_dir(lab)}"] + variant_args
     out, ok = "", False
     try:
-        r = subprocess.run(make + ["elf"], capture_output=True, text=True)
-        out = r.stdout + r.stderr
-        if r.returncode == 0:
+        rc, out = run_make(make + ["elf"], deadline)
+        if rc == 0:
             b.linked()
-            r = subprocess.run(make, capture_output=True, text=True)
-            out += r.stdout + r.stderr
-        ok = r.returncode == 0
+            rc, more = run_make(make, deadline)
+            out += more
+        ok = rc == 0
     except OSError as e:
         out += f"{e}\n"
     finally:
@@ -246,6 +318,10 @@ def main():
     jobs = args.jobs or min(2, len(set(f.split("/")[-1][5:7] for f in files)))
     builder = None
     if not args.prebuilt:
+        # the build sandbox, probed once for every make of this run
+        os.environ["KIT_SANDBOX"], note = config.sandbox_mode()
+        if note and not args.quiet:
+            print(note, flush=True)
         # One process (no pytest-xdist): pytest starts while make runs, and each
         # machine waits for the stage it boots from (config.Build). pytest-xdist
         # workers are processes of their own: they start once every build ended.

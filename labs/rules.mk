@@ -57,20 +57,42 @@ CORE_ASM := $(wildcard $(KIT)/labs/kernel/*.S)
 CORE_C := $(wildcard $(KIT)/labs/kernel/*.c)
 ALL_LABS := $(DEPS.$(LAB)) $(LAB)
 INCLUDES := -I$(KIT)/labs/kernel/include $(foreach l,$(ALL_LABS),-I$(KIT)/labs/$(l)/include -I$(call student_dir,$(l)))
+# What the sandboxed commands may read (labs/common.mk): the core's headers, the
+# folders of this snapshot's labs and its student files; never a solution that
+# is not staged, the grader or the rest of the kit. SANDBOX_READ: more paths
+# for a kernel of the kit's own (the cheat corpus's generated headers).
+SANDBOX_SRC := $(KIT)/labs/kernel/include $(foreach l,$(ALL_LABS),$(KIT)/labs/$(l) $(call student_dir,$(l))) \
+	$(SANDBOX_READ)
 
 # Each object lives under $(BUILD)/obj/<group>/, one group per source folder;
 # the core's objects are shared by every snapshot under build/core/. Objects are
 # written to a temporary name and renamed, so parallel builds never see half a file.
+#
+# compile(src, obj, flags): a lab or student file, compiled in the build
+# sandbox (labs/sandbox.sh), which writes the object and its dependency list
+# (checked: every file read lies in SANDBOX_SRC) into a private folder and
+# renames them into place. compile_core: the core's files, outside it: they
+# see only labs/kernel (-I labs/kernel/include), no student file, and their
+# objects in build/core/ are shared by every snapshot, so no sandboxed command
+# may write there.
 CORE_BUILD := $(KIT)/build/core
 OBJS :=
 define compile
+$(2): $(1) $(MAKEFILE_LIST)
+	$$(call say,CC,$$(patsubst $(KIT)/%,%,$$<))$$(SANDBOX) -o '$$(@D)' -d '$(basename $(notdir $(2))).d' -t '$$@' \
+		compiler '$$(patsubst $(KIT)/%,%,$$<)' -- $$(CC) $$(CFLAGS) $$(SANDBOX_CFLAGS) $(3) \
+		-MD -MF '@out/$(basename $(notdir $(2))).d' -c '$$<' -o '@out/$(notdir $(2))'
+OBJS += $(2)
+endef
+define compile_core
 $(2): $(1) $(MAKEFILE_LIST)
 	@mkdir -p $$(@D)
 	$$(call say,CC,$$(patsubst $(KIT)/%,%,$$<))$$(CC) $$(CFLAGS) $(3) -MMD -MP -MF $$@.d.$$$$$$$$ -MT $$@ -c $$< -o $$@.$$$$$$$$ && mv -f $$@.d.$$$$$$$$ $$(@:.o=.d) && mv -f $$@.$$$$$$$$ $$@
 OBJS += $(2)
 endef
 db_entry = {"directory": "$(KIT)", "file": "$(1)", "command": "$(CC) $(CFLAGS) $(2) -c $(1)"}
-add_sources = $(foreach s,$(3),$(eval $(call compile,$(s),$(2)/$(basename $(notdir $(s))).o,$(1)))$(eval COMPILE_DB += $(call db_entry,$(s),$(1))))
+# add_sources(flags, object folder, sources, [compile_core])
+add_sources = $(foreach s,$(3),$(eval $(call $(or $(4),compile),$(s),$(2)/$(basename $(notdir $(s))).o,$(1)))$(eval COMPILE_DB += $(call db_entry,$(s),$(1))))
 
 # The core's C files compile as one translation unit, build/core/core.c, which
 # includes them all: one compiler start instead of 13, each ~20 ms of a 2-core
@@ -84,8 +106,8 @@ CORE_UNITY := $(CORE_BUILD)/core.c
 CORE_OBJ := $(CORE_BUILD)/obj/core.o
 $(shell mkdir -p $(CORE_BUILD) && t=$(CORE_UNITY).$$$$ && printf '\043include "%s"\n' $(CORE_C) > $$t \
 	&& { cmp -s $$t $(CORE_UNITY) && rm -f $$t || mv -f $$t $(CORE_UNITY); })
-$(eval $(call compile,$(CORE_UNITY),$(CORE_OBJ),-I$(KIT)/labs/kernel/include))
-$(call add_sources,-I$(KIT)/labs/kernel/include,$(CORE_BUILD)/obj,$(CORE_ASM))
+$(eval $(call compile_core,$(CORE_UNITY),$(CORE_OBJ),-I$(KIT)/labs/kernel/include))
+$(call add_sources,-I$(KIT)/labs/kernel/include,$(CORE_BUILD)/obj,$(CORE_ASM),compile_core)
 COMPILE_DB += $(foreach s,$(CORE_C),$(call db_entry,$(s),-I$(KIT)/labs/kernel/include))
 $(call add_sources,$(INCLUDES) $(EXTRA_CFLAGS),$(BUILD)/obj/lab,$(addprefix $(KIT)/labs/$(LAB)/,$(KIT_SRCS.$(LAB))))
 $(foreach l,$(ALL_LABS),$(call add_sources,$(INCLUDES),$(BUILD)/obj/$(call obj_group,$(l)),$(addprefix $(call student_dir,$(l))/,$(STUDENT_SRCS.$(l)))))
@@ -101,10 +123,13 @@ all: $(ISO) $(BUILD)/compile_commands.json
 elf: $(ELF) $(GRUB_CORE)
 .PHONY: all elf clean print-%
 
-# Link and ISO steps also write under a temporary name and rename, so two
-# `make grade` runs in one checkout never read each other's half-written files.
+# Link and ISO run in the sandbox too (they read objects a student's code
+# made): they write into a private folder, renamed into place once done, so
+# two `make grade` runs in one checkout never read each other's half-written files.
 $(ELF): $(CORE_OBJ) $(OBJS) $(KIT)/labs/kernel/linker.ld
-	$(call say,LD,$(patsubst $(KIT)/%,%,$@))$(LD) $(LDFLAGS) -T $(KIT)/labs/kernel/linker.ld -o $@.$$$$ $(OBJS) && mv -f $@.$$$$ $@
+	$(call say,LD,$(patsubst $(KIT)/%,%,$@))$(SANDBOX) -o '$(@D)' -r '$(CORE_BUILD)/obj' -r '$(BUILD)/obj' \
+		-r '$(KIT)/labs/kernel/linker.ld' linker '$(patsubst $(KIT)/%,%,$@)' -- \
+		$(LD) $(LDFLAGS) -T '$(KIT)/labs/kernel/linker.ld' -o '@out/$(@F)' $(OBJS)
 
 # A lab is earned by its own code: before the link, each lab's student objects
 # are checked against that lab's allowlist, labs/<lab>/api.txt (see
@@ -132,7 +157,7 @@ endif
 # image does not depend on the kernel, so it is made while the kernel compiles;
 # genisoimage then grafts the files in place (xorriso took 0.1 s more, all of
 # it one sleep). -boot-info-table patches the boot image it is given, so it
-# gets a copy of its own.
+# gets a copy of its own (made inside the sandbox, removed once used).
 GRUB_DIR := /usr/lib/grub/i386-pc
 GRUB_MODS = $(shell awk -F': *' '{d[$$1]=$$2} END {n=split("multiboot2",q," "); \
 	while (n) {m=q[n--]; if (m in s) continue; s[m]=1; k=split(d[m],a," "); for (i=1;i<=k;i++) q[++n]=a[i]} \
@@ -147,14 +172,12 @@ $(GRUB_CORE): $(KIT)/labs/kernel/grub.cfg $(MAKEFILE_LIST)
 	rm -f $@.cfg.$$$$; mv -f $@.$$$$ $@
 
 $(ISO): $(ELF) $(GRUB_CORE)
-	$(call say,ISO,$(patsubst $(KIT)/%,%,$@))set -e; \
-	cp $(GRUB_CORE) $@.boot.$$$$; \
-	genisoimage -quiet -R -graft-points -b boot/grub/core.img -no-emul-boot \
-		-boot-load-size 4 -boot-info-table -o $@.$$$$ \
-		boot/grub/core.img=$@.boot.$$$$ boot/kernel.elf=$(ELF) \
-		$(foreach m,$(GRUB_MODS),boot/grub/i386-pc/$(m).mod=$(GRUB_DIR)/$(m).mod) \
-		|| { rm -f $@.boot.$$$$ $@.$$$$; exit 1; }; \
-	rm -f $@.boot.$$$$; mv -f $@.$$$$ $@
+	$(call say,ISO,$(patsubst $(KIT)/%,%,$@))$(SANDBOX) -o '$(@D)' -r '$(ELF)' -r '$(GRUB_CORE)' \
+		iso '$(patsubst $(KIT)/%,%,$@)' -- /bin/sh -c 'cp "$$1" "$$2" && b=$$2 && shift 2 && genisoimage "$$@" && rm -f "$$b"' \
+		sh '$(GRUB_CORE)' @out/boot.img -quiet -R -graft-points -b boot/grub/core.img -no-emul-boot \
+		-boot-load-size 4 -boot-info-table -o '@out/$(@F)' \
+		boot/grub/core.img=@out/boot.img boot/kernel.elf='$(ELF)' \
+		$(foreach m,$(GRUB_MODS),boot/grub/i386-pc/$(m).mod=$(GRUB_DIR)/$(m).mod)
 
 # For editors (clangd): the exact flags of every file of this snapshot.
 $(BUILD)/compile_commands.json: $(MAKEFILE_LIST)

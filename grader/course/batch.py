@@ -25,6 +25,7 @@ files written); this one runs the grading.
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -44,44 +45,10 @@ from course.gradebook import Outcome, tail_text, unique_ids, write_gradebook  # 
 from course.intake import Refused, list_submissions, read_submission, student_id  # noqa: E402
 from course.kit import Kit, arrange_solutions, make_copy  # noqa: E402
 from course.procs import TAG_VAR, Procs, clean_env, kill_group, kill_tagged  # noqa: E402
+from harness import config as harness_config  # noqa: E402
 from harness.text import shown  # noqa: E402
 
 MAX_RESULTS = 16 << 20         # bytes of results a grade run may send back
-AS_REPORT_VAR = "KIT_AS_REPORT"
-# The assembler the batch build puts first (gcc -B): it reads what a student
-# object is assembled from, after the preprocessor and after C string literals
-# are joined, and refuses directives that read other files (.incbin, .include)
-# or that build a directive's name from a macro argument (.\\arg).
-AS_WRAPPER = r'''#!/usr/bin/python3
-import os, re, subprocess, sys
-REAL = {real!r}
-BAD = re.compile(rb"(?:^|;)[ \t]*(?:[\w.$]+:[ \t]*)*\.(?:incbin|include\b|\w*\\)", re.I | re.M)
-args = sys.argv[1:]
-out = args[args.index("-o") + 1] if "-o" in args[:-1] else ""
-if "/obj/student-" not in out:
-    os.execv(REAL, [REAL] + args)
-inputs, skip = [], False
-for a in args:
-    if skip:
-        skip = False
-    elif a in ("-o", "-I", "--MD"):
-        skip = True
-    elif not a.startswith("-"):
-        inputs.append(a)
-data = b"".join(open(f, "rb").read() for f in inputs) if inputs else sys.stdin.buffer.read()
-m = BAD.search(data)
-if m:
-    why = m.group(0).strip().decode(errors="replace")
-    sys.stderr.write(f"kit: {{out}}: the assembler directive '{{why}}' is not allowed in student code\n")
-    with open(os.environ.get({report!r}, os.devnull), "a") as f:
-        f.write(why + "\n")
-    sys.exit(1)
-if inputs:
-    os.execv(REAL, [REAL] + args)
-sys.exit(subprocess.run([REAL] + args, input=data).returncode)
-'''
-
-
 # ---- grading one submission --------------------------------------------------------------
 class Interrupted(BaseException):
     """SIGTERM or SIGINT reached the batch: stop grading, write what was done."""
@@ -102,12 +69,9 @@ class Batch:
         self.lock = threading.Lock()
         self.running = set()   # tags of submissions being graded
         self.template = None   # see prebuild()
-        self.as_dir = self.work / "as"
-        self.as_dir.mkdir(parents=True, exist_ok=True)
-        real = subprocess.run(["gcc", "-print-prog-name=as"], capture_output=True, text=True).stdout.strip()
-        real = real if os.path.isabs(real) else shutil.which(real or "as") or "/usr/bin/as"
-        (self.as_dir / "as").write_text(AS_WRAPPER.format(real=real, report=AS_REPORT_VAR))
-        os.chmod(self.as_dir / "as", 0o755)
+        # The build sandbox (labs/sandbox.sh), probed once: every build and
+        # grade run of the batch gets the mode, and the line when it is degraded.
+        self.sandbox = dict(zip(("KIT_SANDBOX", "KIT_SANDBOX_NOTE"), harness_config.sandbox_mode()))
         self.stopped = False
 
     def prebuild(self):
@@ -256,22 +220,16 @@ class Batch:
         arrange_solutions(self.kit, copy, lab)
         t = time.monotonic()
         build_log = work / f"{lab}.build.log"
-        before = dep_files(copy)
-        report = work / "as-refused.txt"
-        rc = self._run(["make", "-s", "-C", str(copy / "labs" / lab), f"CC=gcc -B{self.as_dir}/"],
-                       dict(env, **{AS_REPORT_VAR: str(report)}), deadline, build_log, copy)
+        env = dict(env, **self.sandbox)
+        # the build sandbox checks what the student files read while building
+        rc = self._run(["make", "-s", "-C", str(copy / "labs" / lab)], env, deadline, build_log, copy)
         out.log.append(f"--- {lab}: build ({time.monotonic() - t:.1f}s)")
         out.log.append(tail_text(build_log))
         if rc is None:
             return self._timed_out(out, lab)
-        if report.exists():
-            raise Refused(f"{lab}: the student files use the assembler directive "
-                          f"'{report.read_text().split()[0]}', which reads other files while building")
-        if rc == 0:
-            outside = outside_dependencies(copy, before)
-            if outside:
-                raise Refused(f"{lab}: the student files pull in files from outside the kit "
-                              f"copy: {', '.join(outside[:3])}")
+        refusal = sandbox_refusal(build_log)
+        if refusal:
+            raise Refused(f"{lab}: {refusal}")
         cmd = [PY, str(copy / "grader" / "grade.py"), "--lab", lab, "--json", "/dev/fd/{fd}", "--jobs", "1"]
         t = time.monotonic()
         grade_log = work / f"{lab}.grade.log"
@@ -339,40 +297,22 @@ def grade_results(rc, raw):
     return data, None
 
 
-def dep_files(copy):
-    """{path: mtime_ns} of the dependency files under copy/build."""
-    out = {}
-    for d in (copy / "build").glob("**/*.d"):
-        try:
-            out[d] = d.stat().st_mtime_ns
-        except OSError:
-            pass
-    return out
-
-
-def outside_dependencies(copy, before):
-    """Files outside the kit copy that the objects compiled in it were made from
-    (gcc's -MMD lists every header it read, however its name was computed).
-    Dependency files already there, unchanged, in `before` came with the template."""
-    root = os.path.realpath(copy)
-    allowed = [root + os.sep]
-    r = subprocess.run(["gcc", "-print-file-name=include"], capture_output=True, text=True)
-    if r.stdout.strip():
-        allowed.append(os.path.realpath(os.path.dirname(r.stdout.strip())) + os.sep)
-    bad = []
-    for d, mtime in dep_files(copy).items():
-        if before.get(d) == mtime:
-            continue
-        text = d.read_text(errors="replace").replace("\\\n", " ")
-        cwd = copy / "labs" / d.relative_to(copy / "build").parts[0]  # make -C labs/<lab>
-        for line in text.splitlines():
-            if ":" not in line:
-                continue
-            for dep in line.split(":", 1)[1].split():
-                p = os.path.realpath(os.path.join(cwd, dep))
-                if not any(p.startswith(a) for a in allowed) and p not in bad:
-                    bad.append(p)
-    return bad
+def sandbox_refusal(build_log):
+    """Why the build sandbox refused the student files (labs/sandbox.sh's
+    "kit: refused:" line in the build's output, said for the class's logs), or None."""
+    with open(build_log, "rb") as f:  # each command's output is capped: this holds them all
+        log = f.read(4 << 20).decode(errors="replace")
+    m = re.search(r"^kit: refused: (.*?)(?: \(building (.*)\))?$", log, re.M)
+    if not m:
+        return None
+    what, where = m.group(1), m.group(2) or "the student files"
+    inc = re.match(r"#include of (.*): outside the files this build may read$", what)
+    if inc:
+        return f"{where} pulls in a file from outside the kit copy's sources for this lab: {inc.group(1)}"
+    asm = re.match(r"the assembler directive '(.*)' reads another file$", what)
+    if asm:
+        return f"{where} uses the assembler directive '{asm.group(1)}', which reads other files while building"
+    return f"{where}: {what}"
 
 
 # ---- the command line -------------------------------------------------------------------------

@@ -124,4 +124,28 @@ def build_done(lab):
 
 
 def build_error(lab, log):
+    """What a student reads when `lab` did not build: first the line that names
+    the limit the build went over or what the build sandbox refused
+    (labs/sandbox.sh), then the end of the build's output."""
+    for line in log.splitlines():
+        if line.startswith(("kit: build stopped: ", "kit: refused: ")):
+            return f"build error: lab {lab}: {line[5:]}\n{log[-3000:]}"
     return f"build error: lab {lab} does not compile or link.\n{log[-3000:]}"
+
+
+def sandbox_mode():
+    """The build sandbox for this run's makes, from labs/sandbox.sh --probe
+    (which honours KIT_SANDBOX=none): ("bwrap" or "none", the line saying
+    the build is degraded, or ""). KIT_SANDBOX_NOTE carries the line from a
+    process that probed already (the class grader)."""
+    mode = os.environ.get("KIT_SANDBOX", "")
+    if mode in ("bwrap", "none") and "KIT_SANDBOX_NOTE" in os.environ:
+        return mode, os.environ["KIT_SANDBOX_NOTE"]
+    import subprocess
+    try:
+        r = subprocess.run(["/bin/sh", str(KIT / "labs" / "sandbox.sh"), "--probe"],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        mode, note = r.stdout.strip(), r.stderr.strip()
+    except (OSError, subprocess.TimeoutExpired) as e:
+        mode, note = "", f"build sandbox: degraded (the probe failed: {e}): limits and textual checks only"
+    return (mode, note) if mode in ("bwrap", "none") else ("none", note)
