@@ -24,6 +24,7 @@ HERE = Path(__file__).resolve().parent
 KIT = HERE.parents[2]
 sys.path.insert(0, str(KIT / "grader"))
 from course import batch  # noqa: E402
+from course.gradebook import log_text  # noqa: E402
 from course.kit import Kit  # noqa: E402
 from course.procs import kill_tagged  # noqa: E402
 
@@ -68,8 +69,7 @@ def main():
         kill_tagged(b.tag)
         b.procs.reap_orphans()
         shutil.rmtree(work, ignore_errors=True)
-    for line in out.log:  # the full log on stdout, which Gradescope keeps for the staff
-        print(line)
+    print(log_text(out.log))  # the full log on stdout, which Gradescope keeps for the staff
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(json.dumps(results_for(out, labs), indent=2) + "\n")
     print(f"run_autograder: {out.status}, {out.total()[0]}/{out.total()[1]} in {out.seconds:.1f}s")
