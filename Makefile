@@ -33,7 +33,7 @@ include $(KIT)/labs/values.mk
 PY := /usr/bin/python3
 PACKAGES := qemu-system-x86 grub-pc-bin grub-common genisoimage gdb binutils gcc make \
 	python3-pytest python3-pexpect python3-pytest-xdist pandoc git \
-	gcc-arm-none-eabi qemu-system-arm gdb-multiarch
+	gcc-arm-none-eabi qemu-system-arm gdb-multiarch bubblewrap
 
 LABS := $(notdir $(wildcard $(KIT)/labs/[0-9][0-9]-*))
 LAB_NAME := $(if $(LAB),$(firstword $(filter $(LAB) $(LAB)-% 0$(LAB)-% %-$(LAB),$(LABS) smoke)),)
@@ -65,7 +65,7 @@ setup:
 
 need:
 	@command -v qemu-system-x86_64 >/dev/null && command -v grub-mkimage >/dev/null && command -v genisoimage >/dev/null && \
-	command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null && \
+	command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null && command -v bwrap >/dev/null && \
 	test -d /usr/lib/python3/dist-packages/_pytest -a -d /usr/lib/python3/dist-packages/pexpect \
 	|| $(MAKE) -s setup
 
