@@ -72,6 +72,8 @@ def _limit_files():
 
 
 class Machine:
+    log_checked = 0.0  # when the exception log's size was last looked at (_check_log)
+
     def __init__(self, lab, params=None, iso=None, extra_args=(), timeout=BOOT_TIMEOUT, via="pvh"):
         """Start QEMU now (no waiting). via="grub" boots the lab's ISO through GRUB
         (multiboot2) and SeaBIOS, as students run it (~0.4 s); via="pvh" loads the
