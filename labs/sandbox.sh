@@ -148,14 +148,16 @@ rc=$({ {
 } | head -c $((cap * 1024 + 1)) >"$log"; } 4>&1)
 rc=${rc:-1}
 
-# outside PATH...: print the first path that lies outside the staged sources
-# and the compiler's own headers (/usr/lib/gcc); nothing when all lie inside.
-# Under bubblewrap nothing else is visible, so the names are compared as
-# written ("." and ".." resolved): no process per compile. Without it, names
-# are resolved by realpath, links included.
+# outside HOW PATH...: print the first path that lies outside the staged
+# sources and the compiler's own headers (/usr/lib/gcc); nothing when all lie
+# inside. HOW: "resolve" (realpath: links too) or "as-written" (only "." and
+# ".." resolved, no process: after a compile under bubblewrap, which saw
+# nothing else).
 outside() {
+    how=$1
+    shift
     IFS=$nl
-    if [ "$KIT_SANDBOX" = bwrap ]; then
+    if [ "$how" = as-written ]; then
         roots=$KIT_SANDBOX_SRC$nl/usr/lib/gcc
     else
         set -- $(realpath -m -- $KIT_SANDBOX_SRC /usr/lib/gcc / "$@")
@@ -198,13 +200,15 @@ if [ "$rc" = 0 ] && [ -n "$dep" ]; then
             break ;;
         esac
     done
-    [ -z "$refused" ] && bad=$(outside "$@") && [ -n "$bad" ] &&
+    how=resolve
+    [ "$KIT_SANDBOX" = bwrap ] && how=as-written
+    [ -z "$refused" ] && bad=$(outside $how "$@") && [ -n "$bad" ] &&
         refused="#include of $bad: outside the files this build may read"
 elif [ "$rc" != 0 ] && [ "$tool" = compiler ] && [ -s "$log" ]; then
     # the files its messages quote (a header outside the sources is not even
     # visible under bubblewrap: its name is in "No such file" instead)
     IFS=$nl
-    bad=$(outside $(sed -n \
+    bad=$(outside resolve $(sed -n \
         -e 's/^In file included from \([^:]*\):.*/\1/p' -e 's/^  *from \([^:]*\):.*/\1/p' \
         -e '/^[^ :][^:]*:[0-9][0-9]*:/{h;s/^\([^:]*\):.*/\1/p;g;}' \
         -e 's|^\(.*/\)[^/:]*:[0-9]*:[0-9]*: fatal error: \([^/].*\): No such file or directory$|\1\2|p' \
