@@ -122,10 +122,9 @@ class Batch:
         t0 = time.monotonic()
         work = self.work / f"{n:03d}"
         try:
-            if self.stopped:
-                raise Refused("the batch was interrupted before this submission")
-            work.mkdir(parents=True)
-            self._grade(submission, out, work, tag, t0, gradescope)
+            if not self.stopped:
+                work.mkdir(parents=True)
+                self._grade(submission, out, work, tag, t0, gradescope)
         except Refused as e:
             out.status, out.reason = "refused", str(e)
             out.labs.clear()
@@ -143,7 +142,8 @@ class Batch:
             out.seconds = time.monotonic() - t0
             if not self.keep:
                 shutil.rmtree(work, ignore_errors=True)
-        if self.stopped:
+        if self.stopped and (out.status in ("error", "timeout") or not out.log):
+            # its processes were killed (or it never started): not a verdict on it
             out.status, out.reason = "interrupted", "the batch was stopped (SIGTERM or SIGINT) before " \
                 "this submission was graded to the end"
             out.labs.clear()
