@@ -22,6 +22,7 @@ and the verdict "lockup", the Cortex-M's triple fault: QEMU 7.2 aborts with
 import os
 import re
 import resource
+import signal
 import subprocess
 import tempfile
 import time
@@ -149,6 +150,7 @@ class ArmMachine(Machine):
         self.last_data = 0.0
         self._mon = None
         self.started = time.monotonic()
+        self.log_checked = self.started  # Machine._check_log's clock
         args = [
             "-M", BOARD, "-display", "none", "-no-reboot", "-serial", "stdio",
             "-monitor", f"unix:{self.monitor_path},server=on,wait=off",
@@ -229,6 +231,17 @@ class ArmMachine(Machine):
     def triple_faulted(self):
         return self.lockup() is not None
 
+    # ---- teardown ---------------------------------------------------------------
+    def kill(self):
+        """End QEMU's process group now, without waiting for it: a thread still
+        driving this machine reads EOF and reaps QEMU itself. Only one thread
+        may wait for a process: a second waitpid() fails ("no child process")."""
+        if self.exit_status is None:
+            try:
+                os.killpg(self.child.pid, signal.SIGKILL)  # QEMU leads its own session
+            except ProcessLookupError:
+                pass
+
 
 class ArmSymbols(symbols.Symbols):
     """The kernel ELF's symbols with the Thumb bit cleared (arm-none-eabi-nm
@@ -261,3 +274,15 @@ class ArmPool(MachinePool):
     """The module-scoped pool of an ARM lab's tests: ArmMachines."""
 
     machine = ArmMachine
+
+    def close(self, threads=()):
+        """End every machine. `threads` that may still drive some of them (the
+        fatal scenarios a TEST= selection never waited for) finish first: each
+        QEMU is killed, so every wait of theirs ends at once (EOF, the verdict
+        "crashed") and the thread reaps its own machine; then this thread closes
+        them all, with no other thread left to race its waitpid()."""
+        for m in self.machines.values():
+            m.kill()
+        for t in threads:
+            t.join(timeout=ARM_BOOT_TIMEOUT + ARM_COMMAND_TIMEOUT)
+        super().close()
