@@ -5,6 +5,8 @@
 #                                    starter and passes on the solution (+ harness tests,
 #                                    a sample of the cheat corpus)
 #   make check-cheats                the whole cheat corpus against every lab
+#   make mutants [LAB=..] [REPEAT=N] [JOBS=N]  grade every planted bug of grader/mutants/<lab>/:
+#                                    each must be caught (in N of N runs with REPEAT=N)
 #   make bench                       time a boot, each lab's grading and make check
 #   make qemu LAB=..                 run a lab kernel, serial on this terminal (Ctrl-A X quits)
 #   make qemu-gdb LAB=..             the same, stopped, waiting for gdb on a private socket
@@ -85,6 +87,11 @@ bench: need
 
 check-cheats: need
 	@$(PY) $(KIT)/grader/check.py --cheats all
+
+.PHONY: mutants
+mutants: need
+	@$(PY) $(KIT)/grader/mutants.py $(if $(LAB),--lab '$(LAB)') $(if $(REPEAT),--repeat '$(REPEAT)') \
+		$(if $(JOBS),--jobs '$(JOBS)')
 
 build: lab-required
 	@$(MAKE) -s -C $(KIT)/labs/$(LAB_NAME) $(MAKE_VARS)

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 C_LIKE = (".c", ".h", ".S", ".s", ".inc")
+PATCHES = (".patch", ".diff")
 MIN_LINES = 3           # a group is looked for alone when it has this many lines
 MIN_CHARS = 100         # ... or this many characters (whitespace removed)
 TRIVIAL = re.compile(r"[{}()\[\];,]*|(return|break|continue|else|default|do)\W*.{0,12}|#(endif|else)\w*|.{0,9}")
@@ -61,8 +62,21 @@ def significant(norm):
     return bool(norm) and not TRIVIAL.fullmatch(norm)
 
 
+def unpatch(text):
+    """A diff (.patch, .diff) as the code its hunks hold: each context, removed
+    and added line without its marker, headers blanked (line numbers kept), so
+    a patch against a solution reads like the solution's own lines."""
+    keep = []
+    for line in text.splitlines():
+        diff_line = line[:1] in (" ", "-", "+") and not line.startswith(("--- ", "+++ "))
+        keep.append(line[1:] if diff_line else "")
+    return "\n".join(keep)
+
+
 def normalized_lines(text, path):
-    """[(line number, normalized line)] of a file's significant lines."""
+    """[(line number, normalized line)] of a file's significant lines (a diff's: unpatch)."""
+    if path.endswith(PATCHES):
+        text, path = unpatch(text), path + ".c"
     out = []
     for i, line in enumerate(strip_comments(text, path).splitlines(), 1):
         n = normalize(line)

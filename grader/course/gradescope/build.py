@@ -28,7 +28,7 @@ from course.kit import Kit  # noqa: E402
 # bubblewrap for the build sandbox, which degrades to its limits where it cannot run).
 PACKAGES = ["qemu-system-x86", "grub-pc-bin", "grub-common", "genisoimage", "gcc", "make",
             "binutils", "python3-pytest", "python3-pexpect", "python3-pytest-xdist", "bubblewrap"]
-NOT_SHIPPED = ("handouts/", "build/", "grader/selftest/", "setup.sh", "run_autograder",
+NOT_SHIPPED = ("handouts/", "build/", "grader/selftest/", "grader/mutants/", "setup.sh", "run_autograder",
                "grader/course/gradescope/config.json", "compile_commands.json", config.FILE)
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)  # the same kit makes the same zip
 
