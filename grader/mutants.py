@@ -387,7 +387,7 @@ def list_mutants(mutants):
                 shutil.rmtree(root, ignore_errors=True)
         bad += bool(problem)
         tag = "equivalent" if m.equivalent else m.cls
-        print(f"{m.lab}/{m.name:<38} {tag:<10} {problem or m.what}")
+        print(f"{m.lab + '/' + m.name:<52} {tag:<10} {problem or m.what}")
     return 1 if bad else 0
 
 
