@@ -102,14 +102,27 @@ add_sources = $(foreach s,$(3),$(eval $(call $(or $(4),compile),$(s),$(2)/$(base
 # compile_commands.json gives editors one entry per file, with the same flags.
 # core.c is written when make starts (and only when its text changes), so the
 # core's compile, the longest job, can start first.
+#
+# The lab's own C files (those in labs/<lab>/ itself) compile the same way, as
+# one unit $(BUILD)/lab.c: one compiler start and one sandboxed command
+# instead of three to five, ~0.1 s less CPU a build. So, as in the core, no two
+# of a lab's C files may define a static function or a macro of the same name.
 CORE_UNITY := $(CORE_BUILD)/core.c
 CORE_OBJ := $(CORE_BUILD)/obj/core.o
-$(shell mkdir -p $(CORE_BUILD) && t=$(CORE_UNITY).$$$$ && printf '\043include "%s"\n' $(CORE_C) > $$t \
-	&& { cmp -s $$t $(CORE_UNITY) && rm -f $$t || mv -f $$t $(CORE_UNITY); })
+LAB_UNITY := $(BUILD)/lab.c
+LAB_UNITY_SRCS := $(addprefix $(KIT)/labs/$(LAB)/,$(foreach s,$(KIT_SRCS.$(LAB)),$(if $(findstring /,$(s)),,$(filter %.c,$(s)))))
+LAB_OTHER_SRCS := $(filter-out $(LAB_UNITY_SRCS),$(addprefix $(KIT)/labs/$(LAB)/,$(KIT_SRCS.$(LAB))))
+SANDBOX_SRC += $(if $(LAB_UNITY_SRCS),$(LAB_UNITY))
+# unity(file, sources): write the file that includes them, only when its text changes
+$(shell unity() { f=$$1; shift; t=$$f.$$$$; printf '\043include "%s"\n' "$$@" > $$t && \
+	{ cmp -s $$t $$f && rm -f $$t || mv -f $$t $$f; }; }; mkdir -p $(CORE_BUILD) $(BUILD) && \
+	unity $(CORE_UNITY) $(CORE_C) $(if $(LAB_UNITY_SRCS),&& unity $(LAB_UNITY) $(LAB_UNITY_SRCS)))
 $(eval $(call compile_core,$(CORE_UNITY),$(CORE_OBJ),-I$(KIT)/labs/kernel/include))
 $(call add_sources,-I$(KIT)/labs/kernel/include,$(CORE_BUILD)/obj,$(CORE_ASM),compile_core)
 COMPILE_DB += $(foreach s,$(CORE_C),$(call db_entry,$(s),-I$(KIT)/labs/kernel/include))
-$(call add_sources,$(INCLUDES) $(EXTRA_CFLAGS),$(BUILD)/obj/lab,$(addprefix $(KIT)/labs/$(LAB)/,$(KIT_SRCS.$(LAB))))
+$(if $(LAB_UNITY_SRCS),$(eval $(call compile,$(LAB_UNITY),$(BUILD)/obj/lab/lab.o,$(INCLUDES) $(EXTRA_CFLAGS))))
+COMPILE_DB += $(foreach s,$(LAB_UNITY_SRCS),$(call db_entry,$(s),$(INCLUDES) $(EXTRA_CFLAGS)))
+$(call add_sources,$(INCLUDES) $(EXTRA_CFLAGS),$(BUILD)/obj/lab,$(LAB_OTHER_SRCS))
 $(foreach l,$(ALL_LABS),$(call add_sources,$(INCLUDES),$(BUILD)/obj/$(call obj_group,$(l)),$(addprefix $(call student_dir,$(l))/,$(STUDENT_SRCS.$(l)))))
 
 # ---- outputs ------------------------------------------------------------------

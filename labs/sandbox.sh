@@ -46,15 +46,27 @@ case $0 in
 esac
 kit=${here%/labs}
 
-probe() { # a command as the sandbox runs them, in a folder of its own
+# links: bwrap's options for /bin, /lib... as this system has them (links into
+# /usr, or folders)
+links() {
+    for d in /bin /sbin /lib /lib32 /lib64 /libx32; do
+        if [ -L $d ]; then
+            echo "--symlink usr$d $d"
+        elif [ -d $d ]; then
+            echo "--ro-bind $d $d"
+        fi
+    done
+}
+
+probe() { # bubblewrap with the options every command gets
     case ${KIT_SANDBOX:-auto} in
     bwrap) echo bwrap; return ;;
     none | off) why="KIT_SANDBOX=$KIT_SANDBOX" ;;
     *)
         if ! command -v bwrap >/dev/null 2>&1; then
             why="bubblewrap is not installed"
-        elif err=$(KIT_SANDBOX=bwrap KIT_SANDBOX_SRC= /bin/sh "$0" -o "${TMPDIR:-/tmp}" \
-            iso probe -- /bin/true 2>&1); then
+        elif err=$(bwrap --unshare-all --die-with-parent --new-session --cap-drop ALL \
+            --ro-bind /usr /usr --dev /dev --tmpfs /tmp $(links) /usr/bin/true 2>&1); then
             echo bwrap
             return
         else
@@ -122,13 +134,7 @@ if [ "$KIT_SANDBOX" = bwrap ]; then
     done
     unset IFS
     set -- --ro-bind "$kit/labs/sandbox-as" "$kit/labs/sandbox-as" "$@"
-    for d in /bin /sbin /lib /lib32 /lib64 /libx32; do
-        if [ -L $d ]; then
-            set -- --symlink usr$d $d "$@"
-        elif [ -d $d ]; then
-            set -- --ro-bind $d $d "$@"
-        fi
-    done
+    set -- $(links) "$@"
     set -- bwrap --unshare-all --die-with-parent --new-session --cap-drop ALL \
         --clearenv --setenv PATH "$PATH" --setenv LC_ALL C --setenv TMPDIR /tmp \
         --setenv KIT_AS "${KIT_AS:-as}" --setenv KIT_SANDBOX_WHAT "$file" \
