@@ -202,6 +202,21 @@ def test_probe_says_once_why_the_build_is_degraded():
         assert r.stderr.endswith("): limits and textual checks only\n")
 
 
+@pytest.mark.skipif(not BWRAP, reason="no user namespaces here")
+def test_a_machine_without_user_namespaces_is_degraded_not_broken(tmp_path):
+    """Where namespaces cannot be made (here: inside a sandbox that forbids more),
+    the probe says why, and a compile still runs, under the limits."""
+    inside = ["bwrap", "--unshare-user", "--disable-userns", "--dev-bind", "/", "/"]
+    r = subprocess.run(inside + ["/bin/sh", str(SANDBOX), "--probe"], capture_output=True, text=True)
+    assert r.stdout == "none\n" and "build sandbox: degraded (no user namespaces: " in r.stderr, r.stderr
+    tree = Tree(tmp_path)
+    (tree.src / "x.c").write_text('#include "/dev/zero"\n')
+    r = subprocess.run(inside + ["/bin/sh", str(SANDBOX), "-o", str(tree.out), "compiler", "src/x.c", "--", "gcc",
+                                 "-c", str(tree.src / "x.c"), "-o", "@out/x.o"],
+                       env=tree.env("none", mem=256), capture_output=True, text=True)
+    assert r.returncode != 0 and "compiler memory limit (256 MiB) exceeded" in r.stderr, r.stderr
+
+
 def test_make_says_once_that_the_build_is_degraded():
     """A lab's make run without the sandbox says so, once, on stderr."""
     r = subprocess.run(["make", "-s", "--no-print-directory", "-C", str(config.KIT / "labs" / "01-segmentation"),
