@@ -11,9 +11,12 @@ pipeline (grader/attacks.py): each must score zero with a clear verdict,
 bounded time and memory. `sample` (the default) runs every
 cheat against the first lab and the replaying, triple-faulting and
 non-compiling ones against every lab; `all` runs the whole corpus against
-every lab (`make check-cheats`). Exits non-zero on any defect.
+every lab (`make check-cheats`). Last, --mutants K (default 1) mutants of
+each lab from the mutation suite (grader/mutants.py, a choice that rotates
+with the day): each must be killed. Exits non-zero on any defect.
 """
 import argparse
+import datetime
 from concurrent.futures import ThreadPoolExecutor
 import json
 import os
@@ -28,12 +31,15 @@ sys.path.insert(0, str(GRADER))
 from harness import config  # noqa: E402
 
 PY = "/usr/bin/python3"
+MUTANT_SAMPLE = 1  # mutants a lab that make check grades (make mutants grades all)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lab", action="append", default=[])
     ap.add_argument("--cheats", choices=["sample", "all", "none"], default="sample")
+    ap.add_argument("--mutants", type=int, default=MUTANT_SAMPLE, metavar="K",
+                    help="grade K mutants per lab (grader/mutants.py, rotating by day; 0: none)")
     args = ap.parse_args()
     t0 = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="kit-check-"))
@@ -65,6 +71,9 @@ def main():
     cheat_pool = ThreadPoolExecutor(max_workers=1)
     cheat_defects = cheat_pool.submit(check_cheats, transcripts, cheat_labs, args.cheats) \
         if args.cheats != "none" else None
+    # then a sample of the mutation suite, in the same thread: the self-tests
+    # are the longest branch, so the two share the second core
+    mutant_defects = cheat_pool.submit(check_mutants, args.lab, args.mutants) if args.mutants else None
 
     defects = []
     labs = sorted({r["lab"] for v in results.values() for r in v["results"]} |
@@ -97,6 +106,8 @@ def main():
             defects.append("harness self-tests failed:\n" + text[-3000:])
     if cheat_defects:
         defects += cheat_defects.result()
+    if mutant_defects:
+        defects += mutant_defects.result()
     for d in defects:
         print(f"DEFECT {d}")
     print(f"make check: {'FAILED' if defects else 'passed'} in {time.monotonic() - t0:.1f}s")
@@ -122,6 +133,26 @@ def check_cheats(transcripts, labs, scope):
     caught = sum(not p for _, _, p, _, _ in rows)
     print(f"cheat corpus: {caught}/{len(rows)} caught ({scope}, {time.monotonic() - t:.1f}s)")
     return defects + check_attacks(scope)
+
+
+def check_mutants(labs, k):
+    """k mutants of each lab (of `labs`, else all), the day's choice: each must be killed."""
+    import io
+    import mutants
+    t = time.monotonic()
+    today = datetime.date.today()
+    chosen = mutants.sample(mutants.load(mutants.resolve_labs(labs)), k, today)
+    if not chosen:
+        return []
+    runs, left = mutants.run_all(chosen, 1, 2, mutants.TIMEOUT)
+    table = io.StringIO()
+    failures, _ = mutants.report(chosen, runs, 1, table)
+    killed = sum(all(r.status == "killed" for r in runs[m.path]) and bool(runs[m.path]) for m in chosen)
+    print(f"mutant sample: {killed}/{len(chosen)} killed ({k} a lab, the choice of {today}: "
+          f"{' '.join(m.lab[:2] + '/' + m.name[:2] for m in chosen)}; {time.monotonic() - t:.1f}s)")
+    if failures:
+        print(table.getvalue().strip("\n"))
+    return [f"mutant {f}" for f in failures] + [f"QEMU or build left behind: {l}" for l in left]
 
 
 def check_attacks(scope):

@@ -99,6 +99,19 @@ def parse(lab, path):
     return m
 
 
+def resolve_labs(names):
+    """Lab folder names for LAB= values (01, 01-segmentation, segmentation)."""
+    sys.path.insert(0, str(GRADER))
+    from harness import config
+    labs = []
+    for name in names:
+        hits = [l for l in config.labs() if l == name or l.startswith(name) or l[3:] == name]
+        if len(hits) != 1:
+            sys.exit(f"mutants: unknown lab '{name}' (labs: {' '.join(config.labs())})")
+        labs.append(hits[0])
+    return labs
+
+
 def load(labs=None, files=()):
     """The mutants of these labs (every lab with a folder when none), or the given files."""
     if files:
@@ -339,14 +352,7 @@ def main():
     ap.add_argument("--list", action="store_true", help="list the mutants, check they apply; grade none")
     ap.add_argument("files", nargs="*", help="mutant patches (default: grader/mutants/<lab>/*.patch)")
     args = ap.parse_args()
-    sys.path.insert(0, str(GRADER))
-    from harness import config
-    labs = []
-    for name in args.lab:
-        hits = [l for l in config.labs() if l == name or l.startswith(name) or l[3:] == name]
-        if len(hits) != 1:
-            sys.exit(f"mutants: unknown lab '{name}' (labs: {' '.join(config.labs())})")
-        labs.append(hits[0])
+    labs = resolve_labs(args.lab)
     mutants = load(labs, args.files)
     if args.sample:
         day = datetime.date.fromisoformat(args.day) if args.day else datetime.date.today()
