@@ -7,6 +7,8 @@
 #   make check-cheats                the whole cheat corpus against every lab
 #   make mutants [LAB=..] [REPEAT=N] [JOBS=N]  grade every planted bug of grader/mutants/<lab>/:
 #                                    each must be caught (in N of N runs with REPEAT=N)
+#   make check-selection [LAB=..] [RUNS=N]  every test alone (TEST=<name>) on the solution,
+#                                    N times (default 2): each must pass every run
 #   make bench                       time a boot, each lab's grading and make check
 #   make qemu LAB=..                 run a lab kernel, serial on this terminal (Ctrl-A X quits)
 #   make qemu-gdb LAB=..             the same, stopped, waiting for gdb on a private socket
@@ -92,6 +94,10 @@ check-cheats: need
 mutants: need
 	@$(PY) $(KIT)/grader/mutants.py $(if $(LAB),--lab '$(LAB)') $(if $(REPEAT),--repeat '$(REPEAT)') \
 		$(if $(JOBS),--jobs '$(JOBS)')
+
+.PHONY: check-selection
+check-selection: need
+	@$(PY) $(KIT)/grader/selection.py $(if $(LAB),--lab '$(LAB)') $(if $(RUNS),--runs '$(RUNS)')
 
 build: lab-required
 	@$(MAKE) -s -C $(KIT)/labs/$(LAB_NAME) $(MAKE_VARS)
