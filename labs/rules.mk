@@ -68,21 +68,25 @@ SANDBOX_SRC := $(KIT)/labs/kernel/include $(foreach l,$(ALL_LABS),$(KIT)/labs/$(
 # the core's objects are shared by every snapshot under build/core/. Objects are
 # written to a temporary name and renamed, so parallel builds never see half a file.
 #
-# compile(src, obj, flags): a lab or student file, compiled in the build
-# sandbox (labs/sandbox.sh), which writes the object and its dependency list
-# (checked: every file read lies in SANDBOX_SRC) into a private folder and
-# renames them into place. compile_core: the core's files, outside it: they
-# see only labs/kernel (-I labs/kernel/include), no student file, and their
-# objects in build/core/ are shared by every snapshot, so no sandboxed command
-# may write there.
+# compile_group(label, object folder, sources, flags): a group of lab or
+# student files (the lab's kit side; one lab's student files), compiled one
+# after the other by one command in the build sandbox (labs/sandbox.sh running
+# labs/sandbox-cc: one sandbox for the group, not one per file), which writes
+# the objects and their dependency lists (checked: every file read lies in
+# SANDBOX_SRC) into a private folder and renames them into place. A change to
+# one file compiles its group again. compile_core: the core's files, outside
+# the sandbox: they see only labs/kernel (-I labs/kernel/include), no student
+# file, and their objects in build/core/ are shared by every snapshot, so no
+# sandboxed command may write there.
 CORE_BUILD := $(KIT)/build/core
 OBJS :=
-define compile
-$(2): $(1) $(MAKEFILE_LIST)
-	$$(call say,CC,$$(patsubst $(KIT)/%,%,$$<))$$(SANDBOX) -o '$$(@D)' -d '$(basename $(notdir $(2))).d' -t '$$@' \
-		compiler '$$(patsubst $(KIT)/%,%,$$<)' -- $$(CC) $$(CFLAGS) $$(SANDBOX_CFLAGS) $(3) \
-		-MD -MF '@out/$(basename $(notdir $(2))).d' -c '$$<' -o '@out/$(notdir $(2))'
-OBJS += $(2)
+group_objs = $(foreach s,$(2),$(1)/$(basename $(notdir $(s))).o)
+define compile_group
+$(call group_objs,$(2),$(3)) &: $(3) $(MAKEFILE_LIST)
+	$$(call say,CC,$(1))$$(SANDBOX) -o '$(2)' $(foreach s,$(3),-d '$(basename $(notdir $(s))).d' \
+		-t '$(2)/$(basename $(notdir $(s))).o') compiler '$(1)' -- /bin/sh '$(KIT)/labs/sandbox-cc' @out/ \
+		$(foreach s,$(3),'$(s)') -- $$(CC) $$(CFLAGS) $$(SANDBOX_CFLAGS) $(4)
+OBJS += $(call group_objs,$(2),$(3))
 endef
 define compile_core
 $(2): $(1) $(MAKEFILE_LIST)
@@ -91,8 +95,8 @@ $(2): $(1) $(MAKEFILE_LIST)
 OBJS += $(2)
 endef
 db_entry = {"directory": "$(KIT)", "file": "$(1)", "command": "$(CC) $(CFLAGS) $(2) -c $(1)"}
-# add_sources(flags, object folder, sources, [compile_core])
-add_sources = $(foreach s,$(3),$(eval $(call $(or $(4),compile),$(s),$(2)/$(basename $(notdir $(s))).o,$(1)))$(eval COMPILE_DB += $(call db_entry,$(s),$(1))))
+# add_sources(flags, object folder, sources): the core's, one object each
+add_sources = $(foreach s,$(3),$(eval $(call compile_core,$(s),$(2)/$(basename $(notdir $(s))).o,$(1)))$(eval COMPILE_DB += $(call db_entry,$(s),$(1))))
 
 # The core's C files compile as one translation unit, build/core/core.c, which
 # includes them all: one compiler start instead of 13, each ~20 ms of a 2-core
@@ -104,9 +108,9 @@ add_sources = $(foreach s,$(3),$(eval $(call $(or $(4),compile),$(s),$(2)/$(base
 # core's compile, the longest job, can start first.
 #
 # The lab's own C files (those in labs/<lab>/ itself) compile the same way, as
-# one unit $(BUILD)/lab.c: one compiler start and one sandboxed command
-# instead of three to five, ~0.1 s less CPU a build. So, as in the core, no two
-# of a lab's C files may define a static function or a macro of the same name.
+# one unit $(BUILD)/lab.c: one compiler start instead of three to five, ~0.1 s
+# less CPU a build. So, as in the core, no two of a lab's C files may define a
+# static function or a macro of the same name.
 CORE_UNITY := $(CORE_BUILD)/core.c
 CORE_OBJ := $(CORE_BUILD)/obj/core.o
 LAB_UNITY := $(BUILD)/lab.c
@@ -118,12 +122,15 @@ $(shell unity() { f=$$1; shift; t=$$f.$$$$; printf '\043include "%s"\n' "$$@" > 
 	{ cmp -s $$t $$f && rm -f $$t || mv -f $$t $$f; }; }; mkdir -p $(CORE_BUILD) $(BUILD) && \
 	unity $(CORE_UNITY) $(CORE_C) $(if $(LAB_UNITY_SRCS),&& unity $(LAB_UNITY) $(LAB_UNITY_SRCS)))
 $(eval $(call compile_core,$(CORE_UNITY),$(CORE_OBJ),-I$(KIT)/labs/kernel/include))
-$(call add_sources,-I$(KIT)/labs/kernel/include,$(CORE_BUILD)/obj,$(CORE_ASM),compile_core)
+$(call add_sources,-I$(KIT)/labs/kernel/include,$(CORE_BUILD)/obj,$(CORE_ASM))
 COMPILE_DB += $(foreach s,$(CORE_C),$(call db_entry,$(s),-I$(KIT)/labs/kernel/include))
-$(if $(LAB_UNITY_SRCS),$(eval $(call compile,$(LAB_UNITY),$(BUILD)/obj/lab/lab.o,$(INCLUDES) $(EXTRA_CFLAGS))))
-COMPILE_DB += $(foreach s,$(LAB_UNITY_SRCS),$(call db_entry,$(s),$(INCLUDES) $(EXTRA_CFLAGS)))
-$(call add_sources,$(INCLUDES) $(EXTRA_CFLAGS),$(BUILD)/obj/lab,$(LAB_OTHER_SRCS))
-$(foreach l,$(ALL_LABS),$(call add_sources,$(INCLUDES),$(BUILD)/obj/$(call obj_group,$(l)),$(addprefix $(call student_dir,$(l))/,$(STUDENT_SRCS.$(l)))))
+$(eval $(call compile_group,labs/$(LAB),$(BUILD)/obj/lab,$(if $(LAB_UNITY_SRCS),$(LAB_UNITY)) $(LAB_OTHER_SRCS),$(INCLUDES) $(EXTRA_CFLAGS)))
+COMPILE_DB += $(foreach s,$(LAB_UNITY_SRCS) $(LAB_OTHER_SRCS),$(call db_entry,$(s),$(INCLUDES) $(EXTRA_CFLAGS)))
+# student_srcs(L): lab L's student files, as this snapshot takes them
+student_srcs = $(addprefix $(call student_dir,$(1))/,$(STUDENT_SRCS.$(1)))
+student_label = $(patsubst $(KIT)/%,%,$(call student_dir,$(1)))
+$(foreach l,$(ALL_LABS),$(if $(STUDENT_SRCS.$(l)),$(eval $(call compile_group,$(call student_label,$(l)),$(BUILD)/obj/$(call obj_group,$(l)),$(call student_srcs,$(l)),$(INCLUDES)))))
+COMPILE_DB += $(foreach l,$(ALL_LABS),$(foreach s,$(call student_srcs,$(l)),$(call db_entry,$(s),$(INCLUDES))))
 
 # ---- outputs ------------------------------------------------------------------
 ELF := $(BUILD)/kernel.elf

@@ -7,12 +7,13 @@
 #       Print the mode this machine allows: "bwrap", or "none" (and the
 #       "build sandbox: degraded" line on stderr). KIT_SANDBOX=none forces none.
 #
-#   sandbox.sh -o DIR [-d DEP -t TARGET] [-r PATH]... TOOL FILE -- COMMAND...
+#   sandbox.sh -o DIR [-d DEP -t TARGET]... [-r PATH]... TOOL FILE -- COMMAND...
 #       Run COMMAND. Its outputs are named @out/NAME in its arguments: it
 #       writes them into a private folder, and they are moved into DIR only
 #       when it succeeded and passed the checks. TOOL (compiler, linker, iso)
-#       and FILE (what it builds) name it in messages.
-#       -d DEP     the compiler's dependency file (@out/DEP): every file the
+#       and FILE (what it builds) name it in messages; a COMMAND that builds
+#       several files (labs/sandbox-cc) writes the one it is at to @out/.current.
+#       -d DEP     a compiler's dependency file (@out/DEP): every file the
 #                  compile read must lie in KIT_SANDBOX_SRC or the compiler's
 #                  own headers; DEP is written again for make, for TARGET
 #       -r PATH    one more file or folder COMMAND may read (objects, a script)
@@ -82,12 +83,12 @@ if [ "$1" = --probe ]; then
     exit 0
 fi
 
-out= dep= target= extra=
+out= deps= target= extra=
 while :; do
     case $1 in
     -o) out=$2 ;;
-    -d) dep=$2 ;;
-    -t) target=$2 ;;
+    -d) deps=$deps$2$nl ;;
+    -t) target=$target$2$nl ;;
     -r) extra=$extra$nl$2 ;;
     *) break ;;
     esac
@@ -124,7 +125,7 @@ while [ "$n" -gt 0 ]; do
     n=$((n - 1))
 done
 
-export LC_ALL=C KIT_SANDBOX_WHAT="$file"
+export LC_ALL=C KIT_SANDBOX_WHAT="$file" KIT_ROOT="$kit"
 if [ "$KIT_SANDBOX" = bwrap ]; then
     # prepended, so the last given is the first mount: system, sources, output
     set -- --bind "$tmp" "$tmp" "$@"
@@ -133,11 +134,12 @@ if [ "$KIT_SANDBOX" = bwrap ]; then
         [ -n "$p" ] && set -- --ro-bind-try "$p" "$p" "$@"
     done
     unset IFS
-    set -- --ro-bind "$kit/labs/sandbox-as" "$kit/labs/sandbox-as" "$@"
+    set -- --ro-bind "$kit/labs/sandbox-as" "$kit/labs/sandbox-as" \
+        --ro-bind "$kit/labs/sandbox-cc" "$kit/labs/sandbox-cc" "$@"
     set -- $(links) "$@"
     set -- bwrap --unshare-all --die-with-parent --new-session --cap-drop ALL \
         --clearenv --setenv PATH "$PATH" --setenv LC_ALL C --setenv TMPDIR /tmp \
-        --setenv KIT_AS "${KIT_AS:-as}" --setenv KIT_SANDBOX_WHAT "$file" \
+        --setenv KIT_AS "${KIT_AS:-as}" --setenv KIT_SANDBOX_WHAT "$file" --setenv KIT_ROOT "$kit" \
         --ro-bind /usr /usr --ro-bind-try /etc/alternatives /etc/alternatives --dev /dev --size $((fsize << 20)) --tmpfs /tmp "$@"
 fi
 
@@ -191,25 +193,37 @@ outside() {
     unset IFS
 }
 
-refused= stopped= deps=
-if [ "$rc" = 0 ] && [ -n "$dep" ]; then
-    # every file the compile read, as gcc listed them (target: source headers)
+# read_deps DEP: the files a compile read, as gcc listed them in DEP
+# (target: source headers), into $list
+read_deps() {
+    list=
     while IFS= read -r line; do
         line=${line%\\}
         case $line in *:*) line=${line#*:} ;; esac
-        deps="$deps $line"
-    done <"$tmp/$dep"
-    set -- $deps
-    for p; do
-        case $p in *[!A-Za-z0-9_./+-]*)
-            refused="#include of a file whose name the kit does not accept: $p"
-            break ;;
-        esac
-    done
+        list="$list $line"
+    done <"$1"
+}
+
+# what the command is at: the file it names in @out/.current, else FILE
+[ -f "$tmp/.current" ] && IFS= read -r at <"$tmp/.current" && file=${at#"$kit"/}
+
+refused= stopped=
+if [ "$rc" = 0 ] && [ -n "$deps" ]; then
     how=resolve
     [ "$KIT_SANDBOX" = bwrap ] && how=as-written
-    [ -z "$refused" ] && bad=$(outside $how "$@") && [ -n "$bad" ] &&
-        refused="#include of $bad: outside the files this build may read"
+    for dep in $deps; do
+        read_deps "$tmp/$dep"
+        set -- $list
+        file=${1#"$kit"/}
+        for p; do
+            case $p in *[!A-Za-z0-9_./+-]*)
+                refused="#include of a file whose name the kit does not accept: $p"
+                break 2 ;;
+            esac
+        done
+        bad=$(outside $how "$@")
+        [ -n "$bad" ] && refused="#include of $bad: outside the files this build may read" && break
+    done
 elif [ "$rc" != 0 ] && [ "$tool" = compiler ] && [ -s "$log" ]; then
     # the files its messages quote (a header outside the sources is not even
     # visible under bubblewrap: its name is in "No such file" instead)
@@ -255,20 +269,26 @@ elif [ "$rc" = 0 ]; then
     set +f
     set --
     for f in "$tmp"/*; do
-        [ "$f" = "$tmp/$dep" ] || [ ! -e "$f" ] || set -- "$@" "$f"
+        case $f in *.d) [ -n "$deps" ] && continue ;; esac
+        [ ! -e "$f" ] || set -- "$@" "$f"
     done
     set -f
     [ $# = 0 ] || mv -f "$@" "$out"/ || rc=1
-    if [ "$rc" = 0 ] && [ -n "$dep" ]; then # written anew: make reads it, the sandbox wrote it
-        set -- $deps
+    # dependency files written anew: make reads them, the sandbox wrote them
+    targets=$target
+    for dep in $deps; do
+        [ "$rc" = 0 ] || break
+        t=${targets%%"$nl"*} targets=${targets#*"$nl"}
+        read_deps "$tmp/$dep"
+        set -- $list
         {
-            printf '%s:' "$target"
+            printf '%s:' "$t"
             printf ' %s' "$@"
             printf '\n'
             shift
             [ $# = 0 ] || printf '%s:\n' "$@"
         } >"$out/$dep"
-    fi
+    done
 fi
 rm -rf "$tmp"
 exit "$rc"

@@ -40,13 +40,20 @@ class Tree:
         env.update({f"KIT_LIMIT_{k.upper()}": str(v) for k, v in limits.items()})
         return env
 
-    def compile(self, mode, text, name="x.c", **limits):
-        """Compile src/<name> holding text as the build rules do; (exit status, stderr)."""
-        (self.src / name).write_text(text)
-        cmd = ["/bin/sh", str(SANDBOX), "-o", str(self.out), "-d", "x.d", "-t", str(self.out / "x.o"),
-               "compiler", f"src/{name}", "--", "gcc", *CFLAGS, f"-B{config.KIT}/labs/sandbox-",
-               f"-I{config.KIT}/labs/kernel/include", f"-I{self.src}", "-MD", "-MF", "@out/x.d",
-               "-c", str(self.src / name), "-o", "@out/x.o"]
+    def compile(self, mode, text, first=None, **limits):
+        """Compile src/x.c holding text as the build rules do, after src/a.c
+        holding `first` when given (a group of two files); (exit status, stderr)."""
+        (self.src / "x.c").write_text(text)
+        names = ["x"]
+        if first is not None:
+            (self.src / "a.c").write_text(first)
+            names = ["a", "x"]
+        cmd = ["/bin/sh", str(SANDBOX), "-o", str(self.out)]
+        for n in names:
+            cmd += ["-d", f"{n}.d", "-t", str(self.out / f"{n}.o")]
+        cmd += ["compiler", "src", "--", "/bin/sh", str(config.KIT / "labs" / "sandbox-cc"), "@out/",
+                *(str(self.src / f"{n}.c") for n in names), "--", "gcc", *CFLAGS,
+                f"-B{config.KIT}/labs/sandbox-", f"-I{config.KIT}/labs/kernel/include", f"-I{self.src}"]
         r = subprocess.run(cmd, env=self.env(mode, **limits), capture_output=True, text=True, timeout=120)
         return r.returncode, r.stderr
 
@@ -64,7 +71,7 @@ def refused(tree, rc, err, rule):
     """The compile failed with one kit line naming the rule, left nothing and quoted nothing secret."""
     assert rc != 0
     lines = [l for l in err.splitlines() if l.startswith("kit: ")]
-    assert len(lines) == 1 and rule in lines[0] and "(building src/" in lines[0], err[-2000:]
+    assert len(lines) == 1 and rule in lines[0] and lines[0].endswith(f"(building {tree.src}/x.c)"), err[-2000:]
     assert SECRET not in err
     assert tree.left() == []
 
@@ -82,11 +89,26 @@ def test_a_clean_compile_moves_its_object_and_dependency_list_into_place(tree, m
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_a_group_is_built_whole_or_not_at_all(tree, mode):
+    """Two files compiled by one sandboxed command: both objects and dependency
+    lists when both compile; when the second is refused, nothing, and the
+    message names the second."""
+    rc, err = tree.compile(mode, "int x = 2;\n", first="int a = 1;\n")
+    assert rc == 0, err
+    assert tree.left() == ["a.d", "a.o", "x.d", "x.o"]
+    assert (tree.out / "x.d").read_text().startswith(f"{tree.out / 'x.o'}: {tree.src / 'x.c'}")
+    for f in tree.out.iterdir():
+        f.unlink()
+    rc, err = tree.compile(mode, f'#include "{tree.secret}"\n', first="int a = 1;\n")
+    refused(tree, rc, err, "refused: #include of ")
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_dev_zero_stops_at_the_memory_limit(tree, mode):
     """#include "/dev/zero": the compiler grows until the address-space limit stops it."""
     t = time.monotonic()
     rc, err = tree.compile(mode, '#include "/dev/zero"\n', mem=256)
-    assert rc != 0 and "kit: build stopped: compiler memory limit (256 MiB) exceeded building src/x.c" in err, err
+    assert rc != 0 and f"kit: build stopped: compiler memory limit (256 MiB) exceeded building {tree.src}/x.c" in err, err
     assert tree.left() == [] and time.monotonic() - t < 30
 
 
@@ -211,8 +233,9 @@ def test_a_machine_without_user_namespaces_is_degraded_not_broken(tmp_path):
     assert r.stdout == "none\n" and "build sandbox: degraded (no user namespaces: " in r.stderr, r.stderr
     tree = Tree(tmp_path)
     (tree.src / "x.c").write_text('#include "/dev/zero"\n')
-    r = subprocess.run(inside + ["/bin/sh", str(SANDBOX), "-o", str(tree.out), "compiler", "src/x.c", "--", "gcc",
-                                 "-c", str(tree.src / "x.c"), "-o", "@out/x.o"],
+    r = subprocess.run(inside + ["/bin/sh", str(SANDBOX), "-o", str(tree.out), "compiler", "src", "--",
+                                 "/bin/sh", str(config.KIT / "labs" / "sandbox-cc"), "@out/", str(tree.src / "x.c"),
+                                 "--", "gcc"],
                        env=tree.env("none", mem=256), capture_output=True, text=True)
     assert r.returncode != 0 and "compiler memory limit (256 MiB) exceeded" in r.stderr, r.stderr
 
