@@ -135,6 +135,8 @@ clean:
 
 # ---- the course site and releases -----------------------------------------------
 #   make handouts                              render handouts/ to build/site/ (pandoc)
+#   make handouts-checks                       rewrite each lab handout's generated section
+#                                              "What the grader checks" from the lab's tests
 #   make dist UPTO=<lab> [PUBLISH=<lab>]       a student release in build/dist/, with the
 #                                              solutions course.toml publishes (PUBLISH=:
 #                                              those up to that lab instead)
@@ -143,6 +145,10 @@ clean:
 .PHONY: handouts dist publish
 handouts:
 	@$(PY) $(KIT)/handouts/site/build.py --out $(KIT)/build/site
+
+.PHONY: handouts-checks
+handouts-checks:
+	@$(PY) $(KIT)/handouts/site/checks.py
 
 dist:
 	@$(PY) $(KIT)/grader/course/dist.py release --upto '$(UPTO)' --publish '$(PUBLISH)' --out $(KIT)/build/dist
