@@ -235,7 +235,7 @@ def verdict(m, out, late, rc, text, timeout):
         if m.build:
             return Run("killed", "build", ["(build)"])
         msg = next((r["message"] for r in data["results"] if r["message"]), "")
-        return Run("broken", "does not build: " + " ".join(msg.split())[:400])
+        return Run("broken", "does not build: " + build_error(msg))
     results = [r for r in data["results"] if r["lab"] == m.lab]
     if not results:
         return Run("broken", f"no test of {m.lab} ran (exit {rc})")
@@ -245,6 +245,13 @@ def verdict(m, out, late, rc, text, timeout):
               {short(r["name"]): r.get("seed") for r in results},
               {short(r["name"]): (r["message"] or "").strip().split("\n")[0][:200] for r in failed})
     return run
+
+
+def build_error(log):
+    """The compiler's first error line of a build log, its paths relative to the submission."""
+    log = re.sub(r"/\S*/submission/starter/", "", log)
+    first = next((l.strip() for l in log.splitlines() if "error" in l and "build error:" not in l), "")
+    return first[:300] or " ".join(log.split())[:300]
 
 
 def short(name):
@@ -304,7 +311,7 @@ def report(mutants, runs, repeat, out=sys.stdout):
     for lab, ms in labs.items():
         print(f"\n{lab}", file=out)
         print(f"  {'mutant':<38} {'class':<8} {'verdict':<18} killed by", file=out)
-        counts = {"killed": 0, "survived": 0, "equivalent": 0}
+        counts = {"killed": 0, "survived": 0, "equivalent": 0, "broken": 0}
         rows = []
         for m in ms:
             rs = runs.get(m.path, [])
@@ -312,17 +319,13 @@ def report(mutants, runs, repeat, out=sys.stdout):
             if failure:
                 failures.append(failure)
             killed = sum(r.status == "killed" for r in rs)
-            if word in ("equivalent",):
-                counts["equivalent"] += 1
-            elif word == "killed":
-                counts["killed"] += 1
-            else:
-                counts["survived"] += 1
+            counts[{"equivalent": "equivalent", "killed": "killed", "broken": "broken",
+                    "malformed": "broken"}.get(word, "survived")] += 1
             shown = word if len(rs) <= 1 or word in ("malformed", "broken") else f"{word} {killed}/{len(rs)}"
             killers = sorted({k for r in rs for k in r.killers})
             names = ", ".join(killers[:4]) + (f" +{len(killers) - 4}" if len(killers) > 4 else "")
             if word in ("broken", "malformed"):
-                names = failure.split(": ", 1)[1][:100]
+                names = (m.problem or next(r.reason for r in rs if r.status == "broken"))[:110]
             print(f"  {m.name:<38} {m.cls or '?':<8} {shown:<18} {names}", file=out)
             rows.append({"mutant": m.name, "file": str(m.path.relative_to(KIT)) if m.path.is_relative_to(KIT)
                          else str(m.path), "class": m.cls, "what": m.what, "equivalent": m.equivalent,
@@ -334,8 +337,9 @@ def report(mutants, runs, repeat, out=sys.stdout):
         n = len(ms)
         live = n - counts["equivalent"]
         rate = f"{100 * counts['killed'] / live:.0f}%" if live else "n/a"
+        broken = f" / {counts['broken']} broken" if counts["broken"] else ""
         print(f"  {lab}: {counts['killed']} killed / {counts['survived']} survived / "
-              f"{counts['equivalent']} equivalent of {n} ({rate})", file=out)
+              f"{counts['equivalent']} equivalent{broken} of {n} ({rate})", file=out)
         summary[lab] = dict(counts, total=n, rate=rate, mutants=rows)
     return failures, summary
 
