@@ -320,6 +320,7 @@ def main():
     if not args.prebuilt:
         # the build sandbox, probed once for every make of this run
         os.environ["KIT_SANDBOX"], note = config.sandbox_mode()
+        os.environ["KIT_SANDBOX_NOTE"] = note  # said here: make says nothing
         if note and not args.quiet:
             print(note, flush=True)
         # One process (no pytest-xdist): pytest starts while make runs, and each

@@ -41,15 +41,18 @@ endif
 # Every command that reads files a student controls (each compile of the lab's
 # and the student's files, the link, the ISO) runs through $(SANDBOX): under
 # bubblewrap where this machine can make namespaces, always under limits and
-# textual checks. KIT_SANDBOX=bwrap|none says which (grade.py probes once and
-# passes it; otherwise the first make does, and says when it is degraded).
+# textual checks. KIT_SANDBOX=bwrap|none says which: grade.py probes once and
+# passes it with KIT_SANDBOX_NOTE (the line it printed); otherwise make
+# probes, and says when the build is degraded.
 #   KIT_SANDBOX=none                  no bubblewrap: limits and textual checks only
 #   KIT_LIMIT_CPU/MEM/FSIZE/WALL/OUTPUT   the limits (see labs/sandbox.sh)
 SANDBOX := /bin/sh $(KIT)/labs/sandbox.sh
 # the assembler gcc runs first: labs/sandbox-as, which refuses .incbin/.include
 SANDBOX_CFLAGS := -B$(KIT)/labs/sandbox-
-ifeq ($(filter bwrap none,$(KIT_SANDBOX)),)
+ifneq ($(KIT_SANDBOX),bwrap)
+ifeq ($(KIT_SANDBOX_NOTE),)
 override KIT_SANDBOX := $(shell $(SANDBOX) --probe)
+endif
 endif
 export KIT_SANDBOX
 # SANDBOX_SRC (set by the including file): the staged sources of this
