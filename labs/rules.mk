@@ -82,6 +82,7 @@ CORE_BUILD := $(KIT)/build/core
 OBJS :=
 group_objs = $(foreach s,$(2),$(1)/$(basename $(notdir $(s))).o)
 define compile_group
+GROUPS += $(firstword $(call group_objs,$(2),$(3)))
 $(call group_objs,$(2),$(3)) &: $(3) $(MAKEFILE_LIST)
 	$$(call say,CC,$(1))$$(SANDBOX) -o '$(2)' $(foreach s,$(3),-d '$(basename $(notdir $(s))).d' \
 		-t '$(2)/$(basename $(notdir $(s))).o') compiler '$(1)' -- /bin/sh '$(KIT)/labs/sandbox-cc' @out/ \
@@ -137,10 +138,16 @@ ELF := $(BUILD)/kernel.elf
 ISO := $(BUILD)/kernel.iso
 GRUB_CORE := $(BUILD)/grub-core.img
 
-all: $(ISO) $(BUILD)/compile_commands.json
+# make -j starts jobs in this order: the core, the current lab's student files
+# and kit side, the earlier labs' files from the latest (the larger groups),
+# then the core's small assembler files, so both cores stay busy to the end.
+reverse = $(if $(1),$(call reverse,$(wordlist 2,$(words $(1)),$(1))) $(firstword $(1)))
+STUDENT_GROUPS := $(call reverse,$(wordlist 2,$(words $(GROUPS)),$(GROUPS)))
+FIRST_JOBS := $(CORE_OBJ) $(firstword $(STUDENT_GROUPS)) $(firstword $(GROUPS)) $(wordlist 2,99,$(STUDENT_GROUPS)) $(OBJS)
+all: $(FIRST_JOBS) $(ISO) $(BUILD)/compile_commands.json
 # the kernel (and GRUB's core image, made meanwhile): the grader boots the ELF
 # with -kernel while the ISO is being made
-elf: $(ELF) $(GRUB_CORE)
+elf: $(FIRST_JOBS) $(ELF) $(GRUB_CORE)
 .PHONY: all elf clean print-%
 
 # Link and ISO run in the sandbox too (they read objects a student's code
