@@ -1,7 +1,8 @@
 #!/bin/sh
 # The build sandbox. Every command of a lab build that reads files a student
-# controls (the compile of each lab and student file, the link, the ISO) runs
-# through this script; labs/rules.mk and labs/06-mpu/Makefile call it.
+# controls (the compiles of the lab's and the student's files, a group of
+# files at a time through labs/sandbox-cc; the link; the ISO) runs through
+# this script; labs/rules.mk and labs/06-mpu/Makefile call it.
 #
 #   sandbox.sh --probe
 #       Print the mode this machine allows: "bwrap", or "none" (and the
@@ -34,8 +35,8 @@
 # Limits (environment): KIT_LIMIT_CPU seconds (20), KIT_LIMIT_MEM MiB of
 # address space per process (1024), KIT_LIMIT_FSIZE MiB per file written (64),
 # KIT_LIMIT_WALL seconds (60), KIT_LIMIT_OUTPUT KiB (64).
-# POSIX sh on purpose: it runs once per file, and a shell starts in a
-# millisecond where Python takes 25.
+# POSIX sh on purpose: it runs up to eight times a build, and a shell starts
+# in a millisecond where Python takes 25.
 
 set -f
 nl='
