@@ -130,9 +130,10 @@ def test_a_self_including_header_stops_at_the_output_limit(tree, mode):
     assert tree.left() == []
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_a_slow_compile_stops_at_the_cpu_limit(tree, mode):
-    """A file that takes the compiler seconds of CPU is stopped at the CPU-time limit."""
+def test_a_slow_compile_stops_at_the_cpu_limit(tree):
+    """A file that takes the compiler seconds of CPU is stopped at the CPU-time
+    limit (in one mode: the limit is the same in both, and costs a second)."""
+    mode = "bwrap" if BWRAP else "none"
     text = "\n".join(f"int f{i}(int x) {{ int y = x * {i}; for (int j = 0; j < x; j++) y += j ^ {i}; return y; }}"
                      for i in range(30000))
     rc, err = tree.compile(mode, text, cpu=1)
@@ -145,8 +146,8 @@ def test_a_compile_that_waits_forever_stops_at_the_wall_time_limit(tree, mode):
     """#include of a FIFO nobody writes: the compile is ended at the wall-time limit, nothing left running."""
     os.mkfifo(tree.src / "pipe.h")
     t = time.monotonic()
-    rc, err = tree.compile(mode, '#include "pipe.h"\n', wall=1)
-    assert rc != 0 and "kit: build stopped: compiler wall-time limit (1 s) exceeded" in err, err
+    rc, err = tree.compile(mode, '#include "pipe.h"\n', wall=0.5)
+    assert rc != 0 and "kit: build stopped: compiler wall-time limit (0.5 s) exceeded" in err, err
     assert time.monotonic() - t < 10
     assert not [p for p in os.listdir("/proc") if p.isdigit() and str(tree.src) in cmdline(p)]
 
@@ -259,7 +260,7 @@ def test_grade_bounds_make_output_and_time():
                              time.monotonic() + 60)
     assert rc == 0 and len(out) < grade.BUILD_OUTPUT + 200 and out.rstrip().endswith("end")
     t = time.monotonic()
-    rc, out = grade.run_make(["sh", "-c", "sleep 60"], time.monotonic() + 1)
+    rc, out = grade.run_make(["sh", "-c", "sleep 60"], time.monotonic() + 0.3)
     assert rc != 0 and "kit: build stopped: the whole build took more than" in out
     assert time.monotonic() - t < 10
 
