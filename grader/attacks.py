@@ -362,12 +362,12 @@ def run(names, jobs=1):
 
 
 def print_table(rows, out=sys.stdout):
-    print(f"{'attack':<18} {'points':>6} {'seconds':>7} {'peak MiB':>8}  verdict", file=out)
+    print(f"{"attack":<24} {'points':>6} {'seconds':>7} {'peak MiB':>8}  verdict", file=out)
     for case, res, problems in rows:
         first = CONTROL.sub("?", res["verdict"]).strip().splitlines()
         key = case.expect.split("[\\s\\S]*")[-1]  # the telling part of a multi-line verdict
         line = next((l.strip() for l in first if re.search(key, l)), first[0] if first else "")
-        print(f"{case.name:<18} {res['points'] if res['points'] is not None else '-':>6} "
+        print(f"{case.name:<24} {res['points'] if res['points'] is not None else '-':>6} "
               f"{res['seconds']:>7.1f} {res['peak'] >> 20:>8}  {line[:90]}", file=out)
         for p in problems:
             print(f"    PROBLEM {p}", file=out)
