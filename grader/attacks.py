@@ -362,7 +362,7 @@ def run(names, jobs=1):
 
 
 def print_table(rows, out=sys.stdout):
-    print(f"{"attack":<24} {'points':>6} {'seconds':>7} {'peak MiB':>8}  verdict", file=out)
+    print(f"{'attack':<24} {'points':>6} {'seconds':>7} {'peak MiB':>8}  verdict", file=out)
     for case, res, problems in rows:
         first = CONTROL.sub("?", res["verdict"]).strip().splitlines()
         key = case.expect.split("[\\s\\S]*")[-1]  # the telling part of a multi-line verdict
