@@ -157,14 +157,21 @@ publish: lab-required
 	@$(PY) $(KIT)/grader/course/dist.py publish --lab $(LAB_NAME) --dist '$(DIST)'
 
 # ---- instructors: a class at once, Gradescope ----------------------------------
-#   make grade-class SUBMISSIONS=dir [LAB=..] [OUT=dir]   grade every submission in dir
-#   make gradescope [LAB=..] [PUBLISHED=labs]            build build/gradescope.zip, with the
-#                                      published solutions of the graded labs' earlier labs
-.PHONY: grade-class gradescope
+#   make grade-class SUBMISSIONS=dir [LAB="01 02"] [OUT=dir]   grade every submission in dir
+#                                      (default: the labs course.toml releases)
+#   make gradescope [LAB="03 04"] [PUBLISHED=labs]   one autograder zip per lab (default: the
+#                                      released labs) in build/gradescope/<lab>.zip, with the
+#                                      published solutions of its earlier labs;
+#                                      LAB=all: build/gradescope/all-labs.zip grading every lab
+#   make course-check                  check course.toml and print what it says
+.PHONY: grade-class gradescope course-check
 grade-class: need
 	@test -n '$(SUBMISSIONS)' || { echo "Say where: SUBMISSIONS=<folder of submissions>"; exit 2; }
-	@$(PY) $(KIT)/grader/course/batch.py '$(SUBMISSIONS)' $(if $(LAB),--lab '$(LAB)') $(if $(OUT),--out '$(OUT)')
+	@$(PY) $(KIT)/grader/course/batch.py '$(SUBMISSIONS)' $(foreach l,$(LAB),--lab '$(l)') $(if $(OUT),--out '$(OUT)')
 
 gradescope:
-	@$(PY) $(KIT)/grader/course/gradescope/build.py --out $(KIT)/build/gradescope.zip $(if $(LAB),--lab '$(LAB)') \
-		$(if $(PUBLISHED),--published '$(PUBLISHED)')
+	@$(PY) $(KIT)/grader/course/gradescope/build.py $(if $(filter all,$(LAB)),--out $(KIT)/build/gradescope/all-labs.zip,\
+		--per-lab $(KIT)/build/gradescope $(foreach l,$(LAB),--lab '$(l)')) $(if $(PUBLISHED),--published '$(PUBLISHED)')
+
+course-check:
+	@$(PY) $(KIT)/grader/course/config.py

@@ -319,7 +319,8 @@ def sandbox_refusal(build_log):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("submissions", help="folder of submissions")
-    ap.add_argument("--lab", action="append", default=[], help="lab to grade (repeatable; default all)")
+    ap.add_argument("--lab", action="append", default=[], 
+                    help="lab(s) to grade (repeatable, or several in one word; default: released labs)")
     ap.add_argument("--out", help="output folder (default build/grade-class)")
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                     help="submissions graded at once (default 2)")
@@ -339,7 +340,12 @@ def main(argv=None):
     except config.CourseError as e:
         print(f"batch: {e}", file=sys.stderr)
         return 2
-    labs = [kit.resolve_lab(l) for l in args.lab] or list(kit.labs)
+    try:  # --lab "01 02" as well as --lab 01 --lab 02; none: the labs the course file releases
+        labs = [kit.resolve_lab(l) for l in " ".join(args.lab).split()]
+        labs = labs or config.load(kit.root).released_labs(list(kit.labs))
+    except config.CourseError as e:
+        print(f"batch: {e}", file=sys.stderr)
+        return 2
     timeout = args.timeout or 120 * len(labs)
     out_dir = Path(os.path.abspath(args.out)) if args.out else kit.root / "build" / "grade-class"
     subs = list_submissions(folder)

@@ -222,20 +222,31 @@ _PUBLISHED_LINE = re.compile(r"(?m)^published\s*=\s*\[[^\]\n]*\].*$")
 
 def published_text(labs):
     """The published line of a course file for these labs."""
-    return "published = [" + ", ".join(f'"{l}"' for l in labs) + "]"
+    return list_text("published", labs)
+
+
+def list_text(key, labs):
+    return f"{key} = [" + ", ".join(f'"{l}"' for l in labs) + "]"
 
 
 def with_published(text, labs):
     """A course file's text with its published list replaced by labs (for the
     course file a release or an autograder zip ships: it publishes exactly what
     that release holds). text None: a course file of that line alone."""
-    line = published_text(labs)
+    return with_list(text, "published", labs)
+
+
+def with_list(text, key, labs):
+    """A course file's text with its one-line list `key` (published, released)
+    replaced by labs, or added before the first table."""
+    line = list_text(key, labs)
     if text is None:
         return line + "\n"
-    if _PUBLISHED_LINE.search(text):
-        return _PUBLISHED_LINE.sub(lambda _: line, text, count=1)
-    if re.search(r"(?m)^published\s*=", text):
-        raise CourseError(f"{FILE}: keep `published = [...]` on one line (the build rules read it)")
+    one_line = re.compile(rf"(?m)^{key}\s*=\s*\[[^\]\n]*\].*$")
+    if one_line.search(text):
+        return one_line.sub(lambda _: line, text, count=1)
+    if re.search(rf"(?m)^{key}\s*=", text):
+        raise CourseError(f"{FILE}: keep `{key} = [...]` on one line (the build rules and releases rewrite it)")
     return _insert_top(text, line)
 
 

@@ -216,21 +216,29 @@ def plan(files, released, published):
     return out
 
 
-def course_file(files, published):
+def course_file(files, published, released=None):
     """The release's course.toml: the kit's (from the snapshot), publishing
-    exactly the solutions the release holds."""
+    exactly the solutions the release holds and naming the labs it releases."""
     text = files[config.FILE][1].decode() if config.FILE in files else None
-    return (0o644, config.with_published(text, published).encode())
+    text = config.with_published(text, published)
+    if released is not None:
+        text = config.with_list(text, "released", released)
+    return (0o644, text.encode())
+
+
+def course_of(files, labs):
+    """The snapshot's course file, read (defaults when it has none)."""
+    if config.FILE not in files:
+        return config.Course()
+    try:
+        return config.parse(files[config.FILE][1].decode(), labs, config.FILE)
+    except config.CourseError as e:
+        raise DistError(str(e)) from None
 
 
 def course_published(files, labs):
     """The solutions the snapshot's course.toml publishes."""
-    if config.FILE not in files:
-        return []
-    try:
-        return config.parse(files[config.FILE][1].decode(), labs, config.FILE).published
-    except config.CourseError as e:
-        raise DistError(str(e)) from None
+    return course_of(files, labs).published
 
 
 def manifest(released, published, commit, history):
@@ -316,7 +324,10 @@ def release(kit, upto, publish, out, name=None, force=False):
     labs = all_labs(files)
     if not labs:
         raise DistError("no labs in the kit's last commit")
-    released = labs_upto(labs, upto, "UPTO", empty_all=True)
+    if upto:
+        released = labs_upto(labs, upto, "UPTO", empty_all=True)
+    else:   # the course file's released labs (all when it names none)
+        released = course_of(files, labs).released_labs(labs)
     if publish:
         published = labs_upto(labs, publish, "PUBLISH", empty_all=False)
         if not set(published) <= set(released):
@@ -331,7 +342,7 @@ def release(kit, upto, publish, out, name=None, force=False):
                         f"(or pass --force)")
     commit = git("rev-parse", "HEAD", cwd=kit).strip()
     content = plan(files, released, published)
-    content[config.FILE] = course_file(files, published)
+    content[config.FILE] = course_file(files, published, released)
     found = check_leaks(content, files, published)
     if found:
         raise DistError("unpublished solution code in the release, nothing written:\n"
@@ -377,7 +388,7 @@ def publish(kit, lab_spec, dist, upto=None, out=None):
             raise DistError(f"solutions/{lab} is already published in {dist}")
         published = sorted(set(published) | {lab})
     content, kept = keep_students_files(plan(files, released, published), dist, man["labs"])
-    content[config.FILE] = course_file(files, published)
+    content[config.FILE] = course_file(files, published, released)
     found = check_leaks(content, files, published)
     if found:
         raise DistError("unpublished solution code in the update, nothing committed:\n"

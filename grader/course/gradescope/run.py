@@ -12,18 +12,29 @@ Gradescope's layout, each path overridable for a local test:
   KIT_GS_SUBMISSION   $AUTOGRADER_ROOT/submission
   KIT_GS_RESULTS      $AUTOGRADER_ROOT/results/results.json
   KIT_GS_TIMEOUT      seconds for the whole grading (default: config.json)
+  KIT_GS_METADATA     $AUTOGRADER_ROOT/submission_metadata.json
+
+The course file shipped in the zip (course.toml) sets what students see: a
+test its lab's `hidden` list names gets Gradescope's visibility
+"after_due_date"; the submission time (submission_metadata.json's created_at)
+against the lab's deadline (the course file's, else the assignment's due_date)
+gives the days late, and the late policy the penalty, applied to the score and
+said in the output. Gradescope sees one assignment, not the student's other
+labs, so here every late day of the policy is available to this lab; the class
+gradebook (`make grade-class`) spends them across the labs, earliest first.
 """
 import json
 import os
 import shutil
 import sys
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 KIT = HERE.parents[2]
 sys.path.insert(0, str(KIT / "grader"))
-from course import batch  # noqa: E402
+from course import batch, config  # noqa: E402
 from course.gradebook import log_text  # noqa: E402
 from course.kit import Kit  # noqa: E402
 from course.procs import kill_tagged  # noqa: E402
@@ -52,6 +63,57 @@ def results_for(out, labs):
             "stdout_visibility": "hidden"}
 
 
+def parse_time(text):
+    """An aware datetime from Gradescope's ISO 8601 time (None when absent or unreadable)."""
+    if not text:
+        return None
+    try:
+        t = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else None
+
+
+def apply_course(res, course, labs, metadata):
+    """results.json res with the course file's rules: per-test status, tests
+    hidden until the deadline, and the late policy applied to the score."""
+    for t in res["tests"]:
+        t["status"] = "passed" if t.get("score", 0) >= t.get("max_score", 0) else "failed"
+        lab, _, name = t.get("name", "").partition(": ")
+        if lab in labs and name in course.lab(lab).hidden:
+            t["visibility"] = "after_due_date"
+    submitted = parse_time(metadata.get("created_at"))
+    if submitted is None:
+        return res
+    due = parse_time((metadata.get("assignment") or {}).get("due_date"))
+    policy = config.Course(late=config.Late(**{**course.late.__dict__}), labs=dict(course.labs))
+    lines = []
+    for lab in labs:
+        if policy.lab(lab).deadline is None and due is not None:
+            policy.labs[lab] = config.Lab(deadline=due)
+    raw = {lab: sum(t.get("score", 0) for t in res["tests"] if t.get("name", "").startswith(f"{lab}: "))
+           for lab in labs}
+    late = policy.lateness({lab: submitted for lab in labs}, raw)
+    score = 0
+    for lab in labs:
+        row, deadline = late[lab], policy.lab(lab).deadline
+        score += row["score"]
+        if deadline is None:
+            continue
+        if not row["days_late"]:
+            lines.append(f"{lab}: submitted {submitted.isoformat(timespec='minutes')}, on time "
+                         f"(deadline {deadline.isoformat(timespec='minutes')}).")
+        else:
+            lines.append(f"{lab}: submitted {submitted.isoformat(timespec='minutes')}, "
+                         f"{row['days_late']} day(s) late (deadline {deadline.isoformat(timespec='minutes')}"
+                         f", {course.late.grace_minutes:g} min grace); {row['late_days_used']} late day(s) "
+                         f"counted, penalty {row['penalty']:g}%: {row['score']:g} of {raw[lab]:g} points.")
+    res["score"] = round(score, 2)
+    if lines:
+        res["output"] = "\n".join(lines) + "\n\n" + res["output"]
+    return res
+
+
 def main():
     root = Path(os.environ.get("AUTOGRADER_ROOT", "/autograder"))
     submission = Path(os.environ.get("KIT_GS_SUBMISSION", root / "submission"))
@@ -71,7 +133,13 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
     print(log_text(out.log))  # the full log on stdout, which Gradescope keeps for the staff
     results.parent.mkdir(parents=True, exist_ok=True)
-    results.write_text(json.dumps(results_for(out, labs), indent=2) + "\n")
+    meta_path = Path(os.environ.get("KIT_GS_METADATA", root / "submission_metadata.json"))
+    try:
+        metadata = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    except (OSError, ValueError):
+        metadata = {}
+    res = apply_course(results_for(out, labs), config.load(KIT), labs, metadata)
+    results.write_text(json.dumps(res, indent=2) + "\n")
     print(f"run_autograder: {out.status}, {out.total()[0]}/{out.total()[1]} in {out.seconds:.1f}s")
 
 
