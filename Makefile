@@ -76,7 +76,7 @@ need:
 lab-required:
 	@test -n "$(LAB_NAME)" || { echo "Say which lab: LAB=<one of: $(LABS)>"; exit 2; }
 
-grade: need
+grade: need solution-published
 	@$(PY) $(KIT)/grader/grade.py $(if $(LAB),--lab '$(LAB)') $(if $(TEST),--test '$(TEST)') \
 		$(if $(SOLUTION),--solution) $(if $(SUBMISSION),--submission '$(SUBMISSION)') \
 		$(if $(GRADESCOPE),--gradescope '$(GRADESCOPE)')
@@ -142,7 +142,9 @@ clean:
 #                                              those up to that lab instead)
 #   make publish LAB=<lab> DIST=<release repo> publish one more solution into a release
 #                                              (its solutions/ and its course.toml)
-.PHONY: handouts dist publish
+#   make update                                in a student release: fetch and merge what
+#                                              the course staff published (git fetch + merge)
+.PHONY: handouts dist publish update
 handouts:
 	@$(PY) $(KIT)/handouts/site/build.py --out $(KIT)/build/site
 
@@ -155,6 +157,10 @@ dist:
 
 publish: lab-required
 	@$(PY) $(KIT)/grader/course/dist.py publish --lab $(LAB_NAME) --dist '$(DIST)'
+
+# in a student release: fetch and merge the course staff's publication
+update:
+	@$(PY) $(KIT)/grader/course/update.py
 
 # ---- instructors: a class at once, Gradescope ----------------------------------
 #   make grade-class SUBMISSIONS=dir [LAB="01 02"] [OUT=dir]   grade every submission in dir
@@ -175,3 +181,12 @@ gradescope:
 
 course-check:
 	@$(PY) $(KIT)/grader/course/config.py
+
+# SOLUTION=1 where a lab's solution is not here (a student release before the
+# course staff publish it): say so, instead of make's "No rule to make target".
+.PHONY: solution-published
+solution-published:
+	@$(if $(SOLUTION),for l in $(or $(LAB_NAME),$(LABS)); do test -d '$(KIT)/solutions/'"$$l" || { \
+		echo "SOLUTION=1: the solution of $$l is not published in this copy of the kit."; \
+		echo "When the course staff publish it 'make update' brings it here; until then grade your own work: make grade LAB=$$l"; \
+		exit 2; }; done)

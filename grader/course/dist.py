@@ -55,6 +55,8 @@ TOP_FILES = ("Makefile", "README.md", ".gitignore", ".editorconfig", ".clang-for
 INSTRUCTOR_HANDOUTS = ("instructor-guide.md", "releasing.md")
 GRADER_ALWAYS = ("grader/grade.py", "grader/conftest.py")
 STAFF = ("Course staff", "staff@course.invalid")
+STUDENT_TOOLS = ("grader/course/update.py",)   # make update in a release
+SELF_CHECK = "grader/course/selfcheck.py"      # shipped as grader/check.py (make check)
 
 
 class DistError(Exception):
@@ -210,10 +212,76 @@ def plan(files, released, published):
              and any(p[12:14] == l[:2] for l in released)]
     for p in grader_imports(files, list(GRADER_ALWAYS) + tests):
         take(p)
+    for p in STUDENT_TOOLS:
+        if p in files:
+            take(p)
+    if SELF_CHECK in files:   # make check in a release: the student's self-check
+        out["grader/check.py"] = (0o755, files[SELF_CHECK][1])
     for script, targets in makefile_scripts(files).items():
         if script not in out:
             out[script] = (0o755, stub_script(script, targets))
+    out["README.md"] = (0o644, student_readme(out, released, published,
+                                              course_of(files, all_labs(files))).encode())
     return out
+
+
+def _title(text, fallback):
+    m = re.search(r"(?m)^# (.+)$", text)
+    return m.group(1).strip() if m else fallback
+
+
+def student_readme(content, released, published, course):
+    """The release's README.md: the labs it holds, its two commands, how to
+    submit and take a published solution; links only to files it ships."""
+    rows = []
+    for lab in released:
+        handout = f"handouts/{lab}.md"
+        title = _title(content[handout][1].decode(errors="replace"), lab) if handout in content else lab
+        link = f"[{title}]({handout})" if handout in content else title
+        due = course.lab(lab).deadline
+        rows.append(f"| `{lab}` | {link} | {due.isoformat(sep=' ', timespec='minutes') if due else '-'} "
+                    f"| {'yes' if lab in published else 'not yet'} |")
+    first = released[0][:2]
+    late = course.late
+    policy = []
+    if late.penalty_per_day or late.late_days:
+        policy = ["", f"Late work: {late.grace_minutes:g} minutes of grace, then whole days late "
+                  f"(a started day counts). You have {late.late_days} late day(s) for the whole course, "
+                  f"spent on your earliest late labs; each further day costs {late.penalty_per_day:g}% "
+                  f"of that lab's score, at most {late.cap:g}%."]
+    lines = [
+        f"# {course.name}: the labs", "",
+        "Each lab is a small x86-64 kernel (Lab 6: a Cortex-M one) that you complete in "
+        "`starter/<lab>/`; the grader boots it in QEMU and checks what it does.", "",
+        "| lab | handout | deadline | solution published |", "| --- | --- | --- | --- |", *rows, *policy, "",
+        "## The two commands", "",
+        "```sh",
+        f"{'make grade LAB=' + first:<20}# build lab {first} from your starter/ files and grade it "
+        "(a score per test)",
+        f"{'make check':<20}# is this copy ready? tools present, every lab builds, the tests run",
+        "```", "",
+        "`make grade` without LAB grades every lab. On Debian or Ubuntu, `make setup` installs the "
+        "packages the labs need (as root; else it prints the apt-get line). "
+        f"`make qemu LAB={first}` runs a lab's kernel on your terminal and `make gdb LAB={first}` "
+        "debugs it (after `make qemu-gdb`).", "",
+        "## Submitting", "",
+        "You write only the `.c`, `.h` and `.S` files under `starter/<lab>/`; the grader takes those and "
+        "nothing else. Hand in what your course asks for: the files of `starter/<lab>/` (or a zip of "
+        "this repository) to the lab's Gradescope assignment, or a `git push` when your course grades "
+        "your repository. The grade you see from `make grade` is the one the course's grader computes "
+        "on the same files.", "",
+        "## Taking a published solution: `make update`", "",
+        "When the course staff publish a lab's solution (or release the next lab), commit your work and run:",
+        "", "```sh", "git add -A starter && git commit -m 'my work'", "make update", "```", "",
+        "`make update` fetches the course repository and merges it into yours (`git fetch`, then "
+        "`git merge`; your `pull.rebase` setting does not matter). It never replaces your "
+        "`starter/` files: later labs then build on the published solution where the course "
+        "publishes one, else on your own earlier work. If git cannot merge a file you changed, "
+        "`make update` names it and says how to finish or abandon the merge.",
+        "`make grade LAB=<lab> SOLUTION=1` grades a published solution; before it is published it "
+        "says so.",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def course_file(files, published, released=None):

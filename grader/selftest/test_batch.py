@@ -214,6 +214,9 @@ def runs(tmp_path_factory):
     out["zip"] = zip_path
     out["gs-full"] = start_autograder(zip_path, gs / "full", {FILE: solution()})
     out["gs-link"] = start_autograder(zip_path, gs / "link", {}, symlink=(FILE, "/etc/passwd"))
+    out["gs-late"] = start_autograder(zip_path, gs / "late", {FILE: solution()}, course=LATE_COURSE,
+                                      metadata={"created_at": "2026-01-03T12:00:00.000000+00:00",
+                                                "assignment": {"due_date": "2026-05-01T00:00:00Z"}})
     yield out
     for job in out.values():
         if isinstance(job, Job) and job.p.poll() is None:
@@ -380,8 +383,10 @@ def test_kill_tagged_reaches_a_process_in_its_own_session(tmp_path):
 
 
 # ---- Gradescope ---------------------------------------------------------------------------------
-def start_autograder(zip_path, tmp, submission_files, symlink=None):
-    """Unzip like Gradescope (/autograder/source), start run_autograder on the files."""
+def start_autograder(zip_path, tmp, submission_files, symlink=None, course=None, metadata=None):
+    """Unzip like Gradescope (/autograder/source), start run_autograder on the files
+    (course: the zip's course.toml replaced by this text; metadata: Gradescope's
+    submission_metadata.json)."""
     root = Path(tmp) / "autograder"
     (root / "source").mkdir(parents=True)
     with zipfile.ZipFile(zip_path) as zf:
@@ -396,6 +401,10 @@ def start_autograder(zip_path, tmp, submission_files, symlink=None):
     if symlink:
         os.symlink(symlink[1], root / "submission" / symlink[0])
     (root / "results").mkdir()
+    if course is not None:
+        (root / "source" / "course.toml").write_text(course)
+    if metadata is not None:
+        (root / "submission_metadata.json").write_text(json.dumps(metadata))
     job = Job([root / "run_autograder"], env=dict(os.environ, AUTOGRADER_ROOT=str(root)))
     job.root = root
     return job
@@ -460,6 +469,41 @@ def test_gradescope_run_autograder_grades_bare_files(runs):
     assert res["score"] == sum(t["max_score"] for t in tests) > 0
     assert STUDENT in res["output"]
     assert not qemus_under(runs["gs-full"].root)
+
+
+def first_test_of(lab):
+    """The name of the first test function of lab's test file."""
+    path = next(GRADER.glob(f"test_{lab[:2]}_*.py"))
+    return re.search(r"(?m)^def (test_\w+)\(", path.read_text()).group(1)
+
+
+HIDDEN = first_test_of(LAB)
+LATE_COURSE = f"""published = []
+[late]
+grace_minutes = 15
+penalty_per_day = 20
+cap = 100
+late_days = 1
+[labs.{LAB}]
+deadline = 2026-01-01T00:00:00Z
+hidden = ["{HIDDEN}"]
+"""
+
+
+def test_gradescope_late_submission_penalised_and_hidden_tests_hidden(runs):
+    """A full-marks upload 2.5 days past the course file's deadline (not the
+    assignment's later due date): 3 days late, 1 late day, 2 days at 20%: 60% of
+    the points, said in the output; the hidden test has visibility after_due_date,
+    every test a status."""
+    res = autograder_results(runs["gs-late"])
+    tests = res["tests"]
+    full = sum(t["max_score"] for t in tests)
+    assert full > 0 and all(t["status"] == "passed" for t in tests), tests
+    assert res["score"] == round(full * 0.6, 2)
+    assert "3 day(s) late" in res["output"] and "penalty 40%" in res["output"], res["output"]
+    hidden = [t for t in tests if t["name"] == f"{LAB}: {HIDDEN}"]
+    assert len(hidden) == 1 and hidden[0]["visibility"] == "after_due_date"
+    assert all(t["visibility"] == "visible" for t in tests if t is not hidden[0])
 
 
 def test_gradescope_run_autograder_refuses_a_link(runs):

@@ -125,9 +125,39 @@ def test_release_holds_released_labs_and_published_solutions_only(rel):
         names = {m.name.split("/", 1)[1] for m in tar if m.isfile()}
     tracked = set(run(["git", "ls-files"], clone).stdout.split())
     assert names == tracked, f"tarball and repository differ: {sorted(names ^ tracked)[:10]}"
-    r = run(["make", "check"], clone, timeout=30)
-    assert r.returncode != 0 and "not part of this student release" in r.stdout + r.stderr, \
-        "make check in a release should say it is an instructor tool"
+
+
+def test_release_readme_names_what_it_ships(rel):
+    """The release's README is its own: the released labs only, links to files it
+    ships, the two commands, make update; no instructor guide."""
+    clone = rel["clone"]
+    text = (clone / "README.md").read_text()
+    assert text != (KIT / "README.md").read_text()
+    named = set(re.findall(r"`(\d\d-[\w-]+)`", text))
+    assert named == set(rel["released"]), named
+    links = re.findall(r"\]\(([^)#]+)\)", text)
+    assert links and all((clone / l).is_file() for l in links), [l for l in links if not (clone / l).is_file()]
+    commands = re.search(r"## The two commands\n\n```sh\n(.*?)```", text, re.S).group(1).splitlines()
+    assert [c.split("#")[0].split()[:2] for c in commands] == [["make", "grade"], ["make", "check"]]
+    assert "make update" in text and "instructor-guide" not in text
+
+
+def test_release_make_check_is_the_students_self_check(rel):
+    """make check in a release checks the tools, builds every released lab and sees
+    every lab's tests fail on the released stubs, and passes."""
+    rel["grade_starter"].result()      # one grading at a time in the clone
+    r = run(["make", "check"], rel["clone"], timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "tools present" in r.stdout and f"every lab builds ({len(rel['released'])})" in r.stdout
+    for lab in rel["released"]:
+        assert re.search(rf"{lab}: \d+ of \d+ tests fail on the released stubs", r.stdout), r.stdout
+
+
+def test_release_unpublished_solution_is_said_plainly(rel):
+    lab = next(l for l in rel["released"] if l not in rel["published"])
+    r = run(["make", "grade", f"LAB={lab[:2]}", "SOLUTION=1"], rel["clone"], timeout=60)
+    assert r.returncode != 0
+    assert f"the solution of {lab} is not published" in r.stdout and "No rule" not in r.stdout + r.stderr
 
 
 def test_release_has_no_unpublished_solution_and_the_check_catches_one(rel):
@@ -195,8 +225,9 @@ def test_publish_is_one_commit_students_merge(rel):
     assert len(run(["git", "log", "--oneline"], root).stdout.splitlines()) == 2
     with tarfile.open(tgz) as tar:
         assert any(f"/solutions/{lab}/" in m.name for m in tar)
-    r = run(["git", "pull", "-q", "--no-rebase", "--no-edit"], clone)
+    r = run(["make", "-s", "update"], clone)   # git's defaults: no pull.rebase set
     assert r.returncode == 0, f"the student's clone cannot merge the publish:\n{r.stdout}{r.stderr}"
+    assert "merged" in r.stdout, r.stdout
     assert "the student's own work" in mine.read_text()
     assert config.load(clone).published == rel["published"] + [lab], "publish must add the lab to course.toml"
     inc = includes(clone, nxt)

@@ -118,10 +118,10 @@ def main():
     root = Path(os.environ.get("AUTOGRADER_ROOT", "/autograder"))
     submission = Path(os.environ.get("KIT_GS_SUBMISSION", root / "submission"))
     results = Path(os.environ.get("KIT_GS_RESULTS", root / "results" / "results.json"))
-    config = json.loads((HERE / "config.json").read_text()) if (HERE / "config.json").exists() else {}
+    settings = json.loads((HERE / "config.json").read_text()) if (HERE / "config.json").exists() else {}
     kit = Kit(KIT)
-    labs = [kit.resolve_lab(l) for l in config.get("labs", [])] or list(kit.labs)
-    timeout = float(os.environ.get("KIT_GS_TIMEOUT") or config.get("timeout") or 0) or 100 * len(labs)
+    labs = [kit.resolve_lab(l) for l in settings.get("labs", [])] or list(kit.labs)
+    timeout = float(os.environ.get("KIT_GS_TIMEOUT") or settings.get("timeout") or 0) or 100 * len(labs)
     work = Path(tempfile.mkdtemp(prefix="kit-gs-"))
     b = batch.Batch(kit, labs, timeout, work)
     try:
