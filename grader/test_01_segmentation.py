@@ -27,6 +27,7 @@ USER_STACK_BYTES = 4096     # labs/01-segmentation/scenarios.c
 TEST_SEL = 0x48             # scenarios.c: the testdesc slot, first past the student's GDT
 GP0 = (model.GP, 0)
 PRIVILEGED = ("hlt", "cli", "sti", "rdcr3", "wrcr3", "rdmsr", "lgdt", "invlpg")
+SEG_LIMIT_MAX = 0xFFFFF
 SAFE_PORTS = [*range(0x80, 0x90), *range(0x200, 0x2f0)]  # DMA page registers, unassigned
 
 
@@ -49,10 +50,15 @@ class Plan:
         self.insn = r.choice(PRIVILEGED)
         self.io = (r.choice(("in", "out")), r.choice(SAFE_PORTS))
         np_reg, np_desc = self.np
+        # refusals, each on its own boot (a panic ends it): just past each bound
+        self.wide_limit = (r.getrandbits(32), SEG_LIMIT_MAX + 1, r.getrandbits(8), r.getrandbits(4))
+        self.wide_flags = (r.getrandbits(32), r.getrandbits(20), r.getrandbits(8), 0x10)
+        self.s_access = (r.getrandbits(64), r.getrandbits(20), r.getrandbits(8) | model.ACC_S)
+        hexes = lambda vs: ':'.join(hex(v) for v in vs)  # noqa: E731
         # boot -> (the `run=` scenario, prefixes of the tests that use the boot)
         self.boots = {
-            "main": (None, "test_seg_encode test_gdtr test_gdt_ test_segment_registers test_tr_ "
-                           "test_tss_ test_load_test_descriptor"),
+            "main": (None, "test_seg_encode_matches test_sysdesc_encode_matches test_gdtr test_gdt_ "
+                           "test_segment_registers test_tr_ test_tss_ test_load_test_descriptor"),
             "np": (f"testdesc:{':'.join(hex(v) for v in np_desc)},load:{np_reg}:{hex(TEST_SEL)}",
                    "test_load_not_present"),
             "beyond": (f"load:{self.beyond[0]}:{hex(self.beyond[1])}", "test_load_beyond"),
@@ -62,6 +68,9 @@ class Plan:
             "priv": (f"user:{self.insn}", "test_ring3_privileged"),
             "io": (f"user:{self.io[0]}:{hex(self.io[1])}", "test_ring3_port_io"),
             "gate": ("gate", "test_callgate"),
+            "widelimit": (f"encode:{hexes(self.wide_limit)}", "test_seg_encode_panics_on_wide_limit"),
+            "wideflags": (f"encode:{hexes(self.wide_flags)}", "test_seg_encode_panics_on_wide_flags"),
+            "sysdesc_s": (f"sysencode:{hexes(self.s_access)}", "test_sysdesc_encode_panics_on_code_data"),
         }
         self.ustack = {name: r.randrange(0, USER_STACK_BYTES - 512, 16) for name in self.boots}
 
@@ -336,6 +345,45 @@ def test_callgate_enters_ring0_on_rsp0_and_returns(boots):
     check_user_frame(back, boots, "gate", cmd)
 
 
+def expect_panic(boots, name, function, call):
+    """Boot `name` stopped in a panic called from function (read from QEMU's stack)."""
+    m = boots.pool[name]
+    try:
+        out = m.wait_stop()
+    finally:
+        m.prompt_seen = True
+    assert "run: " in out, f"the kernel stopped during boot, before `{boots.plan.command(name)}`:{m.tail()}"
+    after = out[out.index("run: "):]
+    assert "PANIC" in after, (
+        f"{call} must panic; it returned and `{boots.plan.command(name)}` printed:\n"
+        f"{after.strip()[-300:]}\n{boots.why()}")
+    stack = m.backtrace()
+    assert "panic_at" in stack and function in stack, (
+        f"{call}: the stopped CPU's stack ({' <- '.join(map(str, stack))}) shows no panic called "
+        f"from {function}")
+
+
+@pytest.mark.points(1)
+def test_seg_encode_panics_on_wide_limit(boots):
+    """seg_encode panics on a limit of 0x100000, the first that does not fit 20 bits."""
+    b, l, a, f = boots.plan.wide_limit
+    expect_panic(boots, "widelimit", "seg_encode", f"seg_encode(0x{b:x}, 0x{l:x}, 0x{a:x}, 0x{f:x})")
+
+
+@pytest.mark.points(1)
+def test_seg_encode_panics_on_wide_flags(boots):
+    """seg_encode panics on flags 0x10, the first that does not fit 4 bits."""
+    b, l, a, f = boots.plan.wide_flags
+    expect_panic(boots, "wideflags", "seg_encode", f"seg_encode(0x{b:x}, 0x{l:x}, 0x{a:x}, 0x{f:x})")
+
+
+@pytest.mark.points(1)
+def test_sysdesc_encode_panics_on_code_data(boots):
+    """sysdesc_encode panics on an access byte with S set (a code or data type)."""
+    b, l, a = boots.plan.s_access
+    expect_panic(boots, "sysdesc_s", "sysdesc_encode", f"sysdesc_encode(desc, 0x{b:x}, 0x{l:x}, 0x{a:02x})")
+
+
 # ---- the shared boot: what gdt_init left behind -------------------------------------
 
 class Snapshot:
@@ -365,7 +413,8 @@ def test_seg_encode_matches_model(boots):
     """seg_encode of random (base, limit, access, flags) tuples equals the grader's encoder."""
     m = boots.ready("main")
     r = boots.rng
-    cases = [(0, 0xFFFFF, 0x9A, 0xA)] + [
+    cases = [(0, 0xFFFFF, 0x9A, 0xA), (0xFFFFFFFF, SEG_LIMIT_MAX, 0xFF, 0xF), (0, 0, 0, 0),
+             (r.getrandbits(32), SEG_LIMIT_MAX, r.getrandbits(8), 0xF)] + [
         (r.getrandbits(32), r.getrandbits(20), r.getrandbits(8), r.getrandbits(4))
         for _ in range(ENCODE_SAMPLES)]
     outs = m.commands([f"encode 0x{b:x} 0x{l:x} 0x{a:x} 0x{f:x}" for b, l, a, f in cases])
@@ -375,6 +424,20 @@ def test_seg_encode_matches_model(boots):
         assert out == f"0x{want:016x}", (
             f"seg_encode(0x{base:x}, 0x{limit:x}, 0x{acc:02x}, 0x{flags:x}) printed {out!r}, "
             f"expected 0x{want:016x}: {model.decode(want)} {boots.why()}")
+
+
+@pytest.mark.points(2)
+def test_sysdesc_encode_matches_model(boots):
+    """sysdesc_encode of random 64-bit bases and system access bytes gives the model's 16 bytes."""
+    m, r = boots.ready("main"), boots.rng
+    cases = [(r.getrandbits(64), SEG_LIMIT_MAX, model.access(p=1, dpl=0, s=0) | model.TSS_AVAIL)] + [
+        (r.getrandbits(64), r.getrandbits(20), r.getrandbits(8) & ~model.ACC_S) for _ in range(4)]
+    outs = m.commands([f"sysencode 0x{b:x} 0x{l:x} 0x{a:x}" for b, l, a in cases])
+    for (base, limit, acc), out in zip(cases, outs):
+        want = f"0x{model.encode(base & 0xFFFFFFFF, limit, acc, 0):016x} 0x{base >> 32:016x}"
+        assert out.strip() == want, (
+            f"sysdesc_encode(desc, 0x{base:x}, 0x{limit:x}, 0x{acc:02x}) gave {out.strip()!r}, "
+            f"expected {want}: seg_encode's 8 bytes with flags 0, then base >> 32 {boots.why()}")
 
 
 @pytest.mark.points(2)
@@ -411,6 +474,26 @@ def test_gdt_code_and_data_descriptors(boots):
     check_code_data(s.desc(model.KERNEL_DS), model.KERNEL_DS, False, 0)
     check_code_data(s.desc(model.USER_DS), model.USER_DS, False, 3)
     check_code_data(s.desc(model.USER_CS), model.USER_CS, True, 3)
+
+
+# The flat segments of handouts/01-segmentation.md (exercise 3): base 0, limit
+# 0xfffff in 4 KiB units; code 64-bit and readable, data 32-bit and writable.
+FLAT = {model.KERNEL_CS: (model.access(dpl=0, code=1, rw=1), model.FLAG_G | model.FLAG_L),
+        model.KERNEL_DS: (model.access(dpl=0, rw=1), model.FLAG_G | model.FLAG_DB),
+        model.USER_DS: (model.access(dpl=3, rw=1), model.FLAG_G | model.FLAG_DB),
+        model.USER_CS: (model.access(dpl=3, code=1, rw=1), model.FLAG_G | model.FLAG_L)}
+
+
+@pytest.mark.points(2)
+def test_gdt_descriptor_bytes_match_handout(boots):
+    """Slots 1-4 hold exactly the handout's flat descriptors (the accessed bit aside), byte for byte."""
+    s = snapshot(boots)
+    a = model.ACC_A << 40
+    for sel, (acc, flags) in FLAT.items():
+        got, want = s.desc(sel).raw, model.encode(0, SEG_LIMIT_MAX, acc, flags)
+        assert got | a == want | a, (
+            f"descriptor 0x{sel & ~3:02x} is {model.decode(got)}, expected {model.decode(want)}: "
+            f"base 0, limit 0xfffff with G, access 0x{acc:02x}, flags 0x{flags:x}")
 
 
 def same_cache(seg, d):
@@ -456,8 +539,9 @@ def test_tr_holds_the_tss(boots):
         f"{what}: type 0x{d.type:x}; a 64-bit TSS is type 0x{model.TSS_AVAIL:x}, which ltr turns "
         f"into 0x{model.TSS_BUSY:x} (busy): was ltr run?")
     assert base == sym("tss"), f"{what}: base 0x{base:x}, expected &tss = 0x{sym('tss'):x}"
-    assert d.byte_limit >= model.TSS_BYTES - 1, (
-        f"{what}: limit 0x{d.byte_limit:x} is below the TSS's 0x{model.TSS_BYTES - 1:x}")
+    assert d.byte_limit == model.TSS_BYTES - 1 and not d.g, (
+        f"{what}: limit 0x{d.limit:x}{' in 4 KiB units' if d.g else ''}, expected exactly "
+        f"0x{model.TSS_BYTES - 1:x} in bytes (sizeof tss - 1, flags 0)")
     tr = s.regs.seg["TR"]
     assert tr.selector == model.TSS_SEL, f"TR = 0x{tr.selector:04x}, expected 0x{model.TSS_SEL:02x}"
     assert tr.base == base and tr.limit == d.byte_limit, (
@@ -467,7 +551,7 @@ def test_tr_holds_the_tss(boots):
 
 @pytest.mark.points(2)
 def test_tss_stacks(boots):
-    """The TSS read from memory has RSP0 = rsp0_stack_top and IST1 = ist1_stack_top."""
+    """The TSS read from memory has RSP0 = rsp0_stack_top, IST1 = ist1_stack_top, iomap_base = 104, the rest 0."""
     s = snapshot(boots)
     f = model.tss_fields(s.tss)
     assert f["rsp"][0] == sym("rsp0_stack_top"), (
@@ -475,6 +559,13 @@ def test_tss_stacks(boots):
     assert f["ist"][1] == sym("ist1_stack_top"), (
         f"TSS IST1 (offset 0x24) = 0x{f['ist'][1]:x}, expected ist1_stack_top "
         f"0x{sym('ist1_stack_top'):x}")
+    assert f["iomap_base"] == model.TSS_BYTES, (
+        f"TSS iomap_base = 0x{f['iomap_base']:x}, expected sizeof tss = 0x{model.TSS_BYTES:x} "
+        f"(no I/O bitmap)")
+    rest = [f["rsp"][1], f["rsp"][2], *f["ist"][2:]]
+    assert s.tss[:4] == bytes(4) and not any(rest), (
+        f"the TSS's other fields must be zero (tss zeroed first); RSP1, RSP2, IST2..7 = "
+        f"{', '.join(hex(v) for v in rest)}")
 
 
 @pytest.mark.points(4)

@@ -30,6 +30,8 @@ DEADBEAF = 0xDEADBEAF
 LOWER_HALF_TOP = 0x00007FFFFFFFF000
 RANDOM_CODES = 14                # random 32-bit codes on one `pferr` command line
 GATE_SAMPLES = 6
+IDT_ENTRIES = 256
+PFERR_PROBE_BYTES, PFERR_PROBE_FILL = 96, 0xA5   # labs/02-page-fault/lab2.h
 PF, DF, BP, GP = 14, 8, 3, 13
 
 
@@ -55,6 +57,18 @@ class Boots:
             extra = {"peek": addr} if name == "code_page" else {}
             specs.append((name, LAB, dict(seed=self.rng.getrandbits(32), **extra, fault=kind,
                                           addr=addr)))
+        # idt_gate_encode's refusals, one boot each (a panic ends it): just past each bound
+        r = self.rng
+        bad_type = r.choice([t for t in range(16) if t not in (model.TYPE_INTR, model.TYPE_TRAP)]
+                            + [0x10, 0xFF])
+        self.refusals = {
+            "gate_bad_type": (r.getrandbits(64), KERNEL_CS, bad_type, r.randrange(4), r.randrange(8)),
+            "gate_dpl4": (r.getrandbits(64), KERNEL_CS, model.TYPE_INTR, 4, r.randrange(8)),
+            "gate_ist8": (r.getrandbits(64), KERNEL_CS, model.TYPE_TRAP, r.randrange(4), 8),
+        }
+        for name, args in self.refusals.items():
+            keys = ("gate_handler", "gate_sel", "gate_type", "gate_dpl", "gate_ist")
+            specs.append((name, LAB, dict(seed=r.getrandbits(32), **dict(zip(keys, map(hx, args))))))
         pool.start_many(specs)
         self.results = {}
         self._collect()
@@ -93,7 +107,7 @@ class Boots:
         """Wait for every boot once, now: each boot's timeout counts from its start,
         so none may sit unread while another is examined. A failure is kept for
         the tests of that boot."""
-        for name in ["main"] + list(self.scenarios):
+        for name in ["main"] + list(self.scenarios) + list(self.refusals):
             m = self.pool[name]
             try:
                 if name == "main":
@@ -237,15 +251,16 @@ def idt_gates(boots):
 
 @pytest.mark.points(5)
 def test_idt_is_yours(boots):
-    """IDTR (QEMU's registers) holds the address of your `idt` and covers the 32 exceptions."""
+    """IDTR (QEMU's registers) holds the address of your `idt` and the limit of its 256 gates."""
     m, base, limit = idt_gates(boots)
     mine = boots.sym.addr("idt")
     assert base == mine, (
         f"IDTR base is {hx(base)}, not your idt at {hx(mine)}"
         + (" (still the core's IDT: did idt_init run lidt?)"
            if boots.sym.function_at(base) is None and base != mine else ""))
-    assert limit >= EXCEPTIONS * model.GATE_BYTES - 1, (
-        f"IDTR limit {hx(limit)} does not cover the 32 exception gates")
+    assert limit == IDT_ENTRIES * model.GATE_BYTES - 1, (
+        f"IDTR limit {hx(limit)}, expected {hx(IDT_ENTRIES * model.GATE_BYTES - 1)}: the size of "
+        f"the {IDT_ENTRIES}-gate idt in bytes, minus one")
 
 
 @pytest.mark.points(4)
@@ -283,12 +298,64 @@ def test_idt_all_exception_gates(boots):
                      + "; ".join(bad[:6]))
 
 
+@pytest.mark.points(2)
+def test_idt_bytes_match_model(boots):
+    """The whole idt in memory equals the model's 32 exception gates, then 224 zero gates."""
+    m, base, limit = idt_gates(boots)
+    assert_idtr_is_yours(boots, base)
+    raw = m.read_virt(base, IDT_ENTRIES * model.GATE_BYTES)
+    for v in range(IDT_ENTRIES):
+        got = raw[v * model.GATE_BYTES:(v + 1) * model.GATE_BYTES]
+        if v < EXCEPTIONS:
+            lo, hi = model.encode_gate(boots.sym.addr(f"trap_vector{v}"), KERNEL_CS, model.TYPE_INTR,
+                                       3 if v == BP else 0, IST_DOUBLE_FAULT if v == DF else 0)
+            want = lo.to_bytes(8, "little") + hi.to_bytes(8, "little")
+            why = "an interrupt gate to trap_vector<v> on KERNEL_CS, DPL 0 (3 for #BP), IST 0 (1 for #DF)"
+        else:
+            want, why = bytes(model.GATE_BYTES), "not present: all zero"
+        assert got == want, (f"gate {v} in memory is lo=0x{got[7::-1].hex()} hi=0x{got[:7:-1].hex()}, "
+                             f"expected lo=0x{want[7::-1].hex()} hi=0x{want[:7:-1].hex()}: {why}")
+
+
+def expect_gate_panic(boots, name, what):
+    """The refusal boot `name` stopped in a panic called from idt_gate_encode."""
+    args = boots.refusals[name]
+    call = "idt_gate_encode(" + ", ".join(hx(a) for a in args) + ")"
+    m, out = boots.fatal(name)
+    assert "PANIC" in out and "idt_gate_encode returned" not in out, (
+        f"{call} ({what}) must panic; it returned:\n{out.strip()[-300:]}")
+    stack = m.backtrace()
+    assert "panic_at" in stack and "idt_gate_encode" in stack, (
+        f"{call}: the stopped CPU's stack ({' <- '.join(map(str, stack))}) shows no panic called "
+        "from idt_gate_encode")
+
+
+@pytest.mark.points(1)
+def test_gate_encode_panics_on_bad_type(boots):
+    """idt_gate_encode panics on a type that is neither an interrupt (0xe) nor a trap gate (0xf)."""
+    expect_gate_panic(boots, "gate_bad_type", "a bad type")
+
+
+@pytest.mark.points(1)
+def test_gate_encode_panics_on_dpl_4(boots):
+    """idt_gate_encode panics on DPL 4, the first past 3."""
+    expect_gate_panic(boots, "gate_dpl4", "DPL 4")
+
+
+@pytest.mark.points(1)
+def test_gate_encode_panics_on_ist_8(boots):
+    """idt_gate_encode panics on IST 8, the first past 7."""
+    expect_gate_panic(boots, "gate_ist8", "IST 8")
+
+
 @pytest.mark.points(8)
 def test_gate_encoding_matches_model(boots):
     """idt_gate_encode (the `gate` command) gives the model's quadwords for random gates."""
     r = boots.rng
-    samples = [(r.getrandbits(64), r.getrandbits(16), r.choice([model.TYPE_INTR, model.TYPE_TRAP]),
-                r.randrange(4), r.randrange(8)) for _ in range(GATE_SAMPLES)]
+    samples = [(r.getrandbits(64), r.getrandbits(16), model.TYPE_TRAP, 3, 7),   # the largest
+               (r.getrandbits(64), r.getrandbits(16), model.TYPE_INTR, 0, 0)]
+    samples += [(r.getrandbits(64), r.getrandbits(16), r.choice([model.TYPE_INTR, model.TYPE_TRAP]),
+                 r.randrange(4), r.randrange(8)) for _ in range(GATE_SAMPLES)]
     lines = ["gate " + " ".join(hx(a) for a in args) for args in samples]
     for line, args, out in zip(lines, samples, boots.commands(*lines)):
         got = model.gate_line(out)
@@ -313,6 +380,24 @@ def test_pferr_decoder_every_combination(boots):
         assert got[c] == model.decode(c), (
             f"error code {hx(c)} decoded as [{got[c]}], expected [{model.decode(c)}]"
             + (" (ignore the bits <kit/pferr.h> does not define)" if c & ~model.DEFINED else ""))
+
+
+@pytest.mark.points(2)
+def test_pferr_decode_stays_within_size(boots):
+    """pferr_decode into a buffer too small writes at most size bytes, NUL-terminated, the text's start."""
+    r = boots.rng
+    cases = [(1, 0x1F), (8, 0x1F), (12, model.P | model.RSVD | model.I),
+             (r.randrange(2, 40), r.getrandbits(32) | model.RSVD | model.I)]
+    m, probe = boots.ready("main"), boots.sym.addr("pferr_probe")
+    for size, code in cases:
+        boots.commands(f"pferrn {size} {hx(code)}")
+        got = m.read_virt(probe, PFERR_PROBE_BYTES)
+        text = model.decode(code)[:size - 1].encode()
+        want = text + b"\0" + bytes([PFERR_PROBE_FILL]) * (PFERR_PROBE_BYTES - len(text) - 1)
+        assert got == want, (
+            f"pferr_decode({hx(code)}, buf, {size}) left buf = {got[:size + 24]!r}..., expected "
+            f"{want[:size + 24]!r}...: the first {size - 1} bytes of [{model.decode(code)}], a NUL, "
+            f"and nothing written past buf[{size - 1}]")
 
 
 # ---- page faults (one boot each) ----------------------------------------------------------

@@ -20,4 +20,8 @@ void scenarios_run_params(void);
 /* commands.c: print one GDT slot decoded; returns how many slots it used (1 or 2). */
 int gdt_print_slot(const u64 *table, unsigned index, unsigned count);
 
+/* commands.c: encode and sysencode, for run= scenarios too (a refusal ends the boot). */
+int cmd_encode(int argc, char **argv);
+int cmd_sysencode(int argc, char **argv);
+
 #endif

@@ -259,6 +259,7 @@ static const struct {
 } scenario_commands[] = {
     {"testdesc", cmd_testdesc}, {"load", cmd_load}, {"uload", cmd_uload},
     {"user", cmd_user},         {"gate", cmd_gate},   {"callgate", cmd_callgate},
+    {"encode", cmd_encode},     {"sysencode", cmd_sysencode},
 };
 
 /* Run one "word:word:..." command of the run= parameter; false if unknown. */

@@ -22,4 +22,11 @@ void rsvd_fault(vaddr_t addr);
 /* usermode.c: from ring 3, "uread" or "uwrite" addr, or "uint3" then read addr. */
 void user_fault(const char *how, vaddr_t addr);
 
+/* cmd_idt.c: the gate_* boot parameters' idt_gate_encode, then stop. */
+void gate_param_run(void);
+/* cmd_idt.c: pferrn's buffer, filled with PFERR_PROBE_FILL before each call. */
+#define PFERR_PROBE_BYTES 96
+#define PFERR_PROBE_FILL  0xa5
+extern char pferr_probe[PFERR_PROBE_BYTES];
+
 #endif
