@@ -163,8 +163,9 @@ update:
 	@$(PY) $(KIT)/grader/course/update.py
 
 # ---- instructors: a class at once, Gradescope ----------------------------------
-#   make grade-class SUBMISSIONS=dir [LAB="01 02"] [OUT=dir]   grade every submission in dir
-#                                      (default: the labs course.toml releases)
+#   make grade-class SUBMISSIONS=dir [LAB="01 02"] [OUT=dir] [ROSTER=csv]   grade every
+#                                      submission in dir (default: the labs course.toml
+#                                      releases); gradebook.csv/.json, canvas.csv, moodle.csv
 #   make gradescope [LAB="03 04"] [PUBLISHED=labs]   one autograder zip per lab (default: the
 #                                      released labs) in build/gradescope/<lab>.zip, with the
 #                                      published solutions of its earlier labs;
@@ -173,7 +174,8 @@ update:
 .PHONY: grade-class gradescope course-check
 grade-class: need
 	@test -n '$(SUBMISSIONS)' || { echo "Say where: SUBMISSIONS=<folder of submissions>"; exit 2; }
-	@$(PY) $(KIT)/grader/course/batch.py '$(SUBMISSIONS)' $(foreach l,$(LAB),--lab '$(l)') $(if $(OUT),--out '$(OUT)')
+	@$(PY) $(KIT)/grader/course/batch.py '$(SUBMISSIONS)' $(foreach l,$(LAB),--lab '$(l)') $(if $(OUT),--out '$(OUT)') \
+		$(if $(ROSTER),--roster '$(ROSTER)')
 
 gradescope:
 	@$(PY) $(KIT)/grader/course/gradescope/build.py $(if $(filter all,$(LAB)),--out $(KIT)/build/gradescope/all-labs.zip,\

@@ -42,7 +42,8 @@ PY = "/usr/bin/python3"
 sys.path.insert(0, str(GRADER))
 from course import config  # noqa: E402
 from course.gradebook import Outcome, tail_text, unique_ids, write_gradebook  # noqa: E402
-from course.intake import Refused, list_submissions, read_submission, student_id  # noqa: E402
+from course.exports import RosterError, read_roster  # noqa: E402
+from course.intake import FORMATS, Refused, list_submissions, read_submission, student_id  # noqa: E402
 from course.kit import Kit, arrange_solutions, make_copy  # noqa: E402
 from course.procs import TAG_VAR, Procs, clean_env, kill_group, kill_tagged  # noqa: E402
 from harness import config as harness_config  # noqa: E402
@@ -153,6 +154,7 @@ class Batch:
         out.log.append(f"submission: {shown(submission)}")
         intake = read_submission(submission, self.kit, work, self.procs, {TAG_VAR: tag})
         out.intake = intake
+        out.submitted = intake.submitted
         out.log += intake.summary()
         has_files = {l for l in self.labs if any(f.startswith(f"starter/{l}/") for f in intake.files)}
         if not has_files:
@@ -322,6 +324,7 @@ def main(argv=None):
     ap.add_argument("--lab", action="append", default=[], 
                     help="lab(s) to grade (repeatable, or several in one word; default: released labs)")
     ap.add_argument("--out", help="output folder (default build/grade-class)")
+    ap.add_argument("--roster", help="CSV of the class: id,name,email,lms_id (course/exports.py)")
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                     help="submissions graded at once (default 2)")
     ap.add_argument("--timeout", type=float, default=0,
@@ -346,9 +349,19 @@ def main(argv=None):
     except config.CourseError as e:
         print(f"batch: {e}", file=sys.stderr)
         return 2
+    try:
+        course = config.load(kit.root)
+        roster = read_roster(args.roster) if args.roster else None
+    except (config.CourseError, RosterError) as e:
+        print(f"batch: {e}", file=sys.stderr)
+        return 2
     timeout = args.timeout or 120 * len(labs)
     out_dir = Path(os.path.abspath(args.out)) if args.out else kit.root / "build" / "grade-class"
-    subs = list_submissions(folder)
+    ignored = []
+    subs = list_submissions(folder, ignored)
+    notes = [f"ignored {shown(p.name)}: not a submission (a folder, {', '.join(FORMATS)})" for p in ignored]
+    for n in notes:
+        print(f"batch: note: {n}")
     work = Path(tempfile.mkdtemp(prefix="kit-batch-"))
     batch = Batch(kit, labs, timeout, work, keep=args.keep)
     print(f"batch: {len(subs)} submissions, lab(s) {' '.join(labs)}, {args.jobs} at once, "
@@ -373,8 +386,8 @@ def main(argv=None):
             done, pending = wait(pending, timeout=1, return_when=FIRST_COMPLETED)
             for f in sorted(done, key=futures.get):
                 o = outcomes[futures[f]] = f.result()
-                points, full = o.total()
-                print(f"  {shown(o.student):<24} {o.status:<12} {points:>4}/{full:<4} ({o.seconds:.1f}s)"
+                points = o.total()[0]   # out of the class's maxima: the table at the end
+                print(f"  {shown(o.student):<24} {o.status:<12} {points:>4} points ({o.seconds:.1f}s)"
                       + (f"  {shown(o.reason)[:100]}" if o.reason else ""), flush=True)
     except Interrupted:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -402,7 +415,14 @@ def main(argv=None):
     outcomes = [outcomes[i] for i in range(len(subs))]
     unique_ids(outcomes)
     elapsed = time.monotonic() - t0
-    write_gradebook(outcomes, labs, out_dir, elapsed)
+    rows = write_gradebook(outcomes, labs, out_dir, elapsed, course, roster, notes)
+    late = any(r["late"] for r in rows)
+    print(f"batch: {'student':<24} {'status':<12} {'points':>9}" + ("  after the late policy" if late else ""))
+    for r in rows:
+        print(f"  {shown(r['student']):<24} {r['status']:<12} {r['points']:>4}/{r['max']:<4}"
+              + (f"  {r['final_total']:g} ({r['late_days_used']} late day(s) used, "
+                 f"{sum(v['days_late'] for v in r['late'].values())} lab-day(s) late)"
+                 if any(v["days_late"] for v in r["late"].values()) else ""))
     counts = {}
     for o in outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1

@@ -88,7 +88,8 @@ class Course:
             penalty = min(self.late.cap, self.late.penalty_per_day * (days - used))
             row = {"days_late": days, "late_days_used": used, "penalty": penalty}
             if raw.get(lab) is not None:
-                row["score"] = round(raw[lab] * (1 - penalty / 100), 2)
+                score = round(raw[lab] * (1 - penalty / 100), 2)
+                row["score"] = int(score) if score == int(score) else score   # 50, not 50.0
             out[lab] = row
         return out
 

@@ -33,6 +33,8 @@ class Outcome:
         self.log = []         # lines; a line holding newlines goes on indented
         self.gradescope = []  # per-lab Gradescope results (gradescope/run.py)
         self.intake = None
+        self.submitted = None  # an aware datetime (intake.py says where it comes from)
+        self.late = {}         # lab -> the late policy's verdict (config.Course.lateness)
 
     def total(self):
         return (sum(l["points"] for l in self.labs.values()),
@@ -102,13 +104,51 @@ def unique_ids(outcomes):
             o.student = os.path.basename(o.source)
 
 
-def write_gradebook(outcomes, labs, out_dir, elapsed):
-    """gradebook.csv, gradebook.json and logs/<student>.log in out_dir."""
+def lateness(o, labs, course):
+    """o.late and each lab's final score: the late policy applied to o's labs
+    (every lab of a submission was handed in at o.submitted)."""
+    raw = {l: o.labs[l]["points"] if l in o.labs else 0 for l in labs}
+    if course is None or o.submitted is None:
+        o.late = {}
+        return raw
+    o.late = course.lateness({l: o.submitted for l in labs}, raw)
+    return {l: o.late[l]["score"] for l in labs}
+
+
+def weighted(final, maxima, labs, course):
+    """The course percentage: each lab's final/max, weighted by the course file."""
+    weights = {l: course.lab(l).weight if course else 1 for l in labs}
+    total = sum(weights[l] for l in labs if maxima.get(l))
+    if not total:
+        return 0.0
+    return round(100 * sum(weights[l] * final[l] / maxima[l] for l in labs if maxima.get(l)) / total, 2)
+
+
+def write_gradebook(outcomes, labs, out_dir, elapsed, course=None, roster=None, notes=()):
+    """gradebook.csv, gradebook.json, logs/<student>.log, run.log (notes: what
+    the run ignored, students the roster does not name) and the LMS exports
+    (canvas.csv, moodle.csv; exports.py) in out_dir. roster {id: {name, email,
+    lms_id}}: its students without a submission get a row ("missing").
+    Returns the rows (dicts) as written."""
+    from course.exports import write_lms
     out_dir.mkdir(parents=True, exist_ok=True)
     logs = out_dir / "logs"
     logs.mkdir(exist_ok=True)
     for old in logs.glob("*.log"):  # a previous run's
         old.unlink()
+    roster = roster or {}
+    notes = list(notes)
+    have = {o.student for o in outcomes}
+    strangers = [o.student for o in outcomes if roster and o.student not in roster]
+    if strangers:
+        notes.append(f"not on the roster (graded, no name): {', '.join(shown(s) for s in strangers)}")
+    for sid in roster:
+        if sid not in have:
+            o = Outcome(sid, "")
+            o.status, o.reason = "missing", "no submission"
+            outcomes = outcomes + [o]
+    order = {sid: i for i, sid in enumerate(roster)}
+    outcomes = sorted(outcomes, key=lambda o: (order.get(o.student, len(order)), o.student))
     maxima = {l: 0 for l in labs}
     for o in outcomes:
         for lab, l in o.labs.items():
@@ -117,7 +157,7 @@ def write_gradebook(outcomes, labs, out_dir, elapsed):
         for lab, l in o.labs.items():
             if l["max"] is None:
                 l["max"] = maxima[lab]
-    full = sum(maxima.values())
+    full = sum(maxima[l] for l in labs)
     rows = []
     used = set()
     for o in outcomes:
@@ -125,19 +165,41 @@ def write_gradebook(outcomes, labs, out_dir, elapsed):
         while name in used:  # ids that differ only in characters safe_name replaces
             name += "_"
         used.add(name)
+        final = lateness(o, labs, course)
+        who = roster.get(o.student, {"name": "", "email": "", "lms_id": ""})
         log_path = logs / f"{name}.log"
         log_path.write_text(log_text(o.log) + "\n" + "\n".join([
             f"status: {o.status}" + (f" ({shown(o.reason)})" if o.reason else ""),
-            f"points: {o.total()[0]}/{full}", f"seconds: {o.seconds:.1f}"]) + "\n")
+            f"points: {o.total()[0]}/{full}", f"seconds: {o.seconds:.1f}"]
+            + [f"late: {lab}: {v['days_late']} day(s), {v['late_days_used']} late day(s) used, "
+               f"penalty {v['penalty']:g}%: {v['score']:g}" for lab, v in o.late.items() if v["days_late"]])
+            + "\n")
         row = o.to_json(log_path.relative_to(out_dir))
         row["max"] = full
+        row.update(who)
+        row["submitted"] = o.submitted.isoformat(timespec="seconds") if o.submitted else ""
+        row["late"] = o.late
+        row["late_days_used"] = sum(v["late_days_used"] for v in o.late.values())
+        row["final"] = final
+        row["final_total"] = round(sum(final.values()), 2)
+        row["weighted_percent"] = weighted(final, maxima, labs, course)
         rows.append(row)
     with open(out_dir / "gradebook.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["student", "status"] + labs + ["total", "max", "seconds", "reason"])
-        for o in outcomes:
-            cells = ([shown(o.student), o.status] + [o.labs[l]["points"] if l in o.labs else 0 for l in labs]
-                     + [o.total()[0], full, f"{o.seconds:.1f}", shown(o.reason)])
+        w.writerow(["student", "name", "email", "lms_id", "status"] + labs
+                   + ["total", "max", "seconds", "reason", "submitted", "late days used"]
+                   + [f"{l} days late" for l in labs] + [f"{l} final" for l in labs]
+                   + ["final total", "weighted %"])
+        for o, row in zip(outcomes, rows):
+            cells = ([shown(o.student), row["name"], row["email"], row["lms_id"], o.status]
+                     + [o.labs[l]["points"] if l in o.labs else 0 for l in labs]
+                     + [o.total()[0], full, f"{o.seconds:.1f}", shown(o.reason), row["submitted"],
+                        row["late_days_used"]]
+                     + [o.late[l]["days_late"] if l in o.late else 0 for l in labs]
+                     + [row["final"][l] for l in labs] + [row["final_total"], row["weighted_percent"]])
             w.writerow([csv_cell(c) for c in cells])
     (out_dir / "gradebook.json").write_text(json.dumps(
         {"labs": labs, "max": maxima, "seconds": round(elapsed, 1), "students": rows}, indent=1) + "\n")
+    (out_dir / "run.log").write_text("".join(f"note: {n}\n" for n in notes))
+    write_lms([{**r, "student": shown(r["student"])} for r in rows], labs, out_dir)
+    return rows

@@ -13,6 +13,7 @@ links and read in one streaming pass, and a git bundle's tree is listed by a
 git process whose output is read as it comes and stopped at the entry limit.
 Names from a submission reach messages only through shown() (harness/text.py).
 """
+import json
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ import subprocess
 import tarfile
 import threading
 import zipfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 from course.procs import clean_env, kill_group
@@ -163,9 +165,47 @@ def student_id(path):
     return name
 
 
-def list_submissions(folder):
-    """The submissions in a folder: every entry but hidden ones, sorted by name."""
-    return sorted((p for p in Path(folder).iterdir() if not p.name.startswith(".")), key=lambda p: p.name)
+# files a class folder holds beside the submissions (notes, a roster, an LMS
+# export): not graded, not a student row, named in the run's log
+NOT_SUBMISSIONS = (".txt", ".md", ".csv", ".json", ".yml", ".yaml", ".pdf", ".log", ".html", ".toml",
+                   ".doc", ".docx", ".odt", ".rtf", ".xlsx", ".ods")
+
+
+def list_submissions(folder, ignored=None):
+    """The submissions in a folder, sorted by name: every entry but hidden ones
+    and regular files of a document kind (NOT_SUBMISSIONS), which go to the
+    list `ignored` when one is given. Another unknown file stays a submission
+    (its row says the format is unknown: a student's .rar must not vanish)."""
+    out = []
+    for p in Path(folder).iterdir():
+        if p.name.startswith("."):
+            continue
+        if p.name.lower().endswith(NOT_SUBMISSIONS) and submission_kind(p) is None:
+            if ignored is not None:
+                ignored.append(p)
+            continue
+        out.append(p)
+    return sorted(out, key=lambda p: p.name)
+
+
+def aware(seconds):
+    return datetime.fromtimestamp(seconds, timezone.utc)
+
+
+def folder_time(root, entries):
+    """A folder's submission time: Gradescope's submission_metadata.json in it
+    (created_at), else the newest modification time of the files taken from it."""
+    meta = Path(root) / "submission_metadata.json"
+    if meta.is_file() and not meta.is_symlink() and meta.stat().st_size < (1 << 20):
+        try:
+            created = json.loads(meta.read_text()).get("created_at")
+            t = datetime.fromisoformat(str(created).replace("Z", "+00:00"))
+            if t.tzinfo:
+                return t, "submission_metadata.json"
+        except (ValueError, AttributeError, OSError):
+            pass
+    times = [os.lstat(os.path.join(root, e.path)).st_mtime for e in entries if e.kind == "file"]
+    return (aware(max(times)), "newest file's mtime") if times else (None, "")
 
 
 # ---- folders -------------------------------------------------------------------------------
@@ -384,10 +424,15 @@ class Bundle:
         return self.git("-C", self.repo, "cat-file", "blob", sha)[:limit + 1]
 
 
-def scan_bundle(path, tmp, procs, env_extra=None):
-    """Entries of the tree a git bundle's HEAD (or its only branch) points to."""
+def scan_bundle(path, tmp, procs, env_extra=None, times=None):
+    """Entries of the tree a git bundle's HEAD (or its only branch) points to;
+    the graded commit's committer time goes to the list `times` when given."""
     bundle = Bundle(path, tmp, procs, env_extra)
     bundle.fetch()
+    if times is not None:
+        stamp = bundle.git("-C", bundle.repo, "log", "-1", "--format=%ct", "refs/kit/graded").decode(errors="replace").strip()
+        if stamp.isdigit():
+            times.append(aware(int(stamp)))
     budget = Budget()
     out = []
 
@@ -415,6 +460,8 @@ class Intake:
         self.files = {}
         self.notes = []
         self.ignored = []   # (path, why)
+        self.submitted = None     # an aware datetime, or None
+        self.submitted_from = ""  # where that time came from
 
     def summary(self):
         lines = [f"taken: {p} ({len(d)} bytes)" for p, d in sorted(self.files.items())]
@@ -462,8 +509,18 @@ def read_submission(path, kit, tmp, procs, env_extra=None):
     elif kind == "zip":
         entries = scan_zip(path, kit)
     else:
-        entries = scan_bundle(path, tmp, procs, env_extra)
+        times = []
+        entries = scan_bundle(path, tmp, procs, env_extra, times)
+        if times:
+            intake.submitted, intake.submitted_from = times[0], "the bundle's last commit"
+    if kind == "dir":
+        intake.submitted, intake.submitted_from = folder_time(path, entries)
+    elif intake.submitted is None:
+        intake.submitted, intake.submitted_from = aware(os.lstat(path).st_mtime), "the archive's mtime"
     take(entries, kit, intake)
+    if intake.submitted:
+        intake.notes.append(f"submitted: {intake.submitted.isoformat(timespec='seconds')} "
+                            f"({intake.submitted_from})")
     return intake
 
 
