@@ -352,7 +352,8 @@ def expect_panic(boots, name, function, call):
         out = m.wait_stop()
     finally:
         m.prompt_seen = True
-    assert "run: " in out, f"the kernel stopped during boot, before `{boots.plan.command(name)}`:{m.tail()}"
+    assert "run: " in out, (f"the kernel stopped unexpectedly during boot, before "
+                            f"`{boots.plan.command(name)}` could run:{m.tail()}")
     after = out[out.index("run: "):]
     assert "PANIC" in after, (
         f"{call} must panic; it returned and `{boots.plan.command(name)}` printed:\n"
