@@ -163,7 +163,7 @@ update:
 	@$(PY) $(KIT)/grader/course/update.py
 
 # ---- instructors: a class at once, Gradescope ----------------------------------
-#   make grade-class SUBMISSIONS=dir [LAB="01 02"] [OUT=dir] [ROSTER=csv]   grade every
+#   make grade-class SUBMISSIONS=dir [LAB="01 02"] [OUT=dir] [ROSTER=csv] [COURSE=toml]  grade every
 #                                      submission in dir (default: the labs course.toml
 #                                      releases); gradebook.csv/.json, canvas.csv, moodle.csv
 #   make gradescope [LAB="03 04"] [PUBLISHED=labs]   one autograder zip per lab (default: the
@@ -171,11 +171,12 @@ update:
 #                                      published solutions of its earlier labs;
 #                                      LAB=all: build/gradescope/all-labs.zip grading every lab
 #   make course-check                  check course.toml and print what it says
+#   make check-course                  the slow course self-test (a class of 30, ~2 min)
 .PHONY: grade-class gradescope course-check
 grade-class: need
 	@test -n '$(SUBMISSIONS)' || { echo "Say where: SUBMISSIONS=<folder of submissions>"; exit 2; }
 	@$(PY) $(KIT)/grader/course/batch.py '$(SUBMISSIONS)' $(foreach l,$(LAB),--lab '$(l)') $(if $(OUT),--out '$(OUT)') \
-		$(if $(ROSTER),--roster '$(ROSTER)')
+		$(if $(ROSTER),--roster '$(ROSTER)') $(if $(COURSE),--course '$(COURSE)')
 
 gradescope:
 	@$(PY) $(KIT)/grader/course/gradescope/build.py $(if $(filter all,$(LAB)),--out $(KIT)/build/gradescope/all-labs.zip,\
@@ -183,6 +184,11 @@ gradescope:
 
 course-check:
 	@$(PY) $(KIT)/grader/course/config.py
+
+# the slow course self-test: a class of 30 graded with a roster and deadlines (~2 min)
+.PHONY: check-course
+check-course: need
+	@KIT_COURSE_SLOW=1 $(PY) -m pytest -q -p no:cacheprovider $(KIT)/grader/selftest/test_course_class.py
 
 # SOLUTION=1 where a lab's solution is not here (a student release before the
 # course staff publish it): say so, instead of make's "No rule to make target".
