@@ -165,7 +165,10 @@ update:
 # ---- instructors: a class at once, Gradescope ----------------------------------
 #   make grade-class SUBMISSIONS=dir [LAB="01 02"] [OUT=dir] [ROSTER=csv] [COURSE=toml]  grade every
 #                                      submission in dir (default: the labs course.toml
-#                                      releases); gradebook.csv/.json, canvas.csv, moodle.csv
+#                                      releases); gradebook.csv/.json, canvas.csv, moodle.csv;
+#                                      prints what changed since the gradebook it replaces.
+#                                      STUDENT="id .." regrades those only (OUT build/grade-class/
+#                                      regrade), compared with COMPARE= or the class gradebook
 #   make gradescope [LAB="03 04"] [PUBLISHED=labs]   one autograder zip per lab (default: the
 #                                      released labs) in build/gradescope/<lab>.zip, with the
 #                                      published solutions of its earlier labs;
@@ -176,7 +179,8 @@ update:
 grade-class: need
 	@test -n '$(SUBMISSIONS)' || { echo "Say where: SUBMISSIONS=<folder of submissions>"; exit 2; }
 	@$(PY) $(KIT)/grader/course/batch.py '$(SUBMISSIONS)' $(foreach l,$(LAB),--lab '$(l)') $(if $(OUT),--out '$(OUT)') \
-		$(if $(ROSTER),--roster '$(ROSTER)') $(if $(COURSE),--course '$(COURSE)')
+		$(if $(ROSTER),--roster '$(ROSTER)') $(if $(COURSE),--course '$(COURSE)') \
+		$(foreach s,$(STUDENT),--only '$(s)') $(if $(COMPARE),--compare '$(COMPARE)')
 
 gradescope:
 	@$(PY) $(KIT)/grader/course/gradescope/build.py $(if $(filter all,$(LAB)),--out $(KIT)/build/gradescope/all-labs.zip,\

@@ -41,7 +41,7 @@ KIT_ROOT = GRADER.parent
 PY = "/usr/bin/python3"
 sys.path.insert(0, str(GRADER))
 from course import config  # noqa: E402
-from course.gradebook import Outcome, tail_text, unique_ids, write_gradebook  # noqa: E402
+from course.gradebook import Outcome, compare, tail_text, unique_ids, write_gradebook  # noqa: E402
 from course.exports import RosterError, read_roster  # noqa: E402
 from course.intake import FORMATS, Refused, list_submissions, read_submission, student_id  # noqa: E402
 from course.kit import Kit, arrange_solutions, make_copy  # noqa: E402
@@ -324,6 +324,12 @@ def main(argv=None):
     ap.add_argument("--lab", action="append", default=[], 
                     help="lab(s) to grade (repeatable, or several in one word; default: released labs)")
     ap.add_argument("--out", help="output folder (default build/grade-class)")
+    ap.add_argument("--only", action="append", default=[], metavar="ID",
+                    help="regrade these students only (repeatable); the gradebook goes to OUT "
+                    "(default build/grade-class/regrade) and is compared with --compare's")
+    ap.add_argument("--compare", metavar="GRADEBOOK_JSON",
+                    help="print what changed against this gradebook.json (default: the one "
+                    "this run replaces, or build/grade-class/gradebook.json with --only)")
     ap.add_argument("--roster", help="CSV of the class: id,name,email,lms_id (course/exports.py)")
     ap.add_argument("--course", help="a course file instead of the kit's course.toml (its deadlines, "
                     "late policy, weights and released labs; published solutions stay the kit's)")
@@ -355,9 +361,26 @@ def main(argv=None):
         print(f"batch: {e}", file=sys.stderr)
         return 2
     timeout = args.timeout or 120 * len(labs)
-    out_dir = Path(os.path.abspath(args.out)) if args.out else kit.root / "build" / "grade-class"
+    default_out = kit.root / "build" / "grade-class"
+    out_dir = (Path(os.path.abspath(args.out)) if args.out
+               else default_out / "regrade" if args.only else default_out)
+    previous_path = (Path(args.compare) if args.compare
+                     else default_out / "gradebook.json" if args.only else out_dir / "gradebook.json")
+    try:
+        previous = json.loads(previous_path.read_text()) if previous_path.is_file() else None
+    except (OSError, ValueError) as e:
+        print(f"batch: {shown(str(previous_path))}: not a gradebook ({e}); nothing compared", file=sys.stderr)
+        previous = None
     ignored = []
     subs = list_submissions(folder, ignored)
+    if args.only:
+        subs = [p for p in subs if student_id(p) in args.only]
+        unknown = sorted(set(args.only) - {student_id(p) for p in subs})
+        if unknown:
+            print(f"batch: no submission named {', '.join(shown(u) for u in unknown)} in {shown(folder)}",
+                  file=sys.stderr)
+            return 2
+        roster = {k: v for k, v in roster.items() if k in args.only} if roster else None
     notes = [f"ignored {shown(p.name)}: not a submission (a folder, {', '.join(FORMATS)})" for p in ignored]
     for n in notes:
         print(f"batch: note: {n}")
@@ -414,8 +437,16 @@ def main(argv=None):
     outcomes = [outcomes[i] for i in range(len(subs))]
     unique_ids(outcomes)
     elapsed = time.monotonic() - t0
+    if previous is not None and previous_path == out_dir / "gradebook.json":
+        (out_dir / "gradebook.previous.json").write_text(json.dumps(previous, indent=1) + "\n")
     rows = write_gradebook(outcomes, labs, out_dir, elapsed, course, roster, notes)
-    late = any(r["late"] for r in rows)
+    if previous is not None:
+        changes = compare(previous, rows)
+        print(f"batch: against {shown(str(previous_path))}: "
+              + (f"{len(changes)} change(s)" if changes else "no change"))
+        for line in changes:
+            print(f"  {line}")
+    late = any(v["days_late"] for r in rows for v in r["late"].values())
     print(f"batch: {'student':<24} {'status':<12} {'points':>9}" + ("  after the late policy" if late else ""))
     for r in rows:
         print(f"  {shown(r['student']):<24} {r['status']:<12} {r['points']:>4}/{r['max']:<4}"

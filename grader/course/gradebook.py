@@ -203,3 +203,34 @@ def write_gradebook(outcomes, labs, out_dir, elapsed, course=None, roster=None, 
     (out_dir / "run.log").write_text("".join(f"note: {n}\n" for n in notes))
     write_lms([{**r, "student": shown(r["student"])} for r in rows], labs, out_dir)
     return rows
+
+
+def compare(previous, rows):
+    """What changed since a previous gradebook.json (dict) for the students of
+    rows: one line per test whose result changed, per status and total that
+    changed, per student new to or absent from this run. [] when nothing did."""
+    before = {s["student"]: s for s in previous.get("students", [])}
+    out = []
+    for r in rows:
+        old = before.get(r["student"])
+        who = shown(r["student"])
+        if old is None:
+            out.append(f"{who}: new (not in the previous gradebook): {r['points']}/{r['max']}")
+            continue
+        if old.get("status") != r["status"]:
+            out.append(f"{who}: status {old.get('status')} -> {r['status']}")
+        for lab in sorted(set(old.get("labs", {})) | set(r["labs"])):
+            was = {t["name"]: t for t in old.get("labs", {}).get(lab, {}).get("tests", [])}
+            now = {t["name"]: t for t in r["labs"].get(lab, {}).get("tests", [])}
+            for name in sorted(set(was) | set(now)):
+                a, b = was.get(name), now.get(name)
+                if a and b and a.get("passed") == b.get("passed"):
+                    continue
+                state = lambda t: "absent" if t is None else "passed" if t.get("passed") else "failed"  # noqa: E731
+                delta = (b or {}).get("points", 0) - (a or {}).get("points", 0)
+                out.append(f"{who}: {lab}: {name}: {state(a)} -> {state(b)} ({delta:+d})")
+        if old.get("points") != r["points"] or old.get("final_total", r["final_total"]) != r["final_total"]:
+            out.append(f"{who}: total {old.get('points')} -> {r['points']}"
+                       + (f", final {old.get('final_total')} -> {r['final_total']}"
+                          if "final_total" in old else ""))
+    return out

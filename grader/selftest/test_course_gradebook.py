@@ -138,3 +138,22 @@ def test_a_folders_submission_time(tmp_path):
     (tmp_path / "submission_metadata.json").write_text(json.dumps({"created_at": "2026-10-03T01:02:03Z"}))
     t, where = intake.folder_time(tmp_path, entries)
     assert t == datetime(2026, 10, 3, 1, 2, 3, tzinfo=timezone.utc) and where == "submission_metadata.json"
+
+
+def test_compare_names_each_changed_test(book):
+    from course.gradebook import compare
+    previous = json.loads((book["out"] / "gradebook.json").read_text())
+    alice = previous["students"][1]
+    assert alice["student"] == "alice"
+    alice["labs"]["01-segmentation"]["tests"] = [{"name": "test_a", "points": 0, "max": 5, "passed": False}]
+    alice["points"] = 145
+    now = [dict(r) for r in book["rows"].values()]
+    for r in now:
+        if r["student"] == "alice":
+            r["labs"] = {"01-segmentation": {"tests": [{"name": "test_a", "points": 5, "max": 5, "passed": True}]},
+                         "02-page-fault": r["labs"]["02-page-fault"]}
+    changes = compare(previous, now)
+    assert "alice: 01-segmentation: test_a: failed -> passed (+5)" in changes
+    assert any(c.startswith("alice: total 145 -> 150") for c in changes)
+    assert not [c for c in changes if not c.startswith("alice")]
+    assert compare(json.loads((book["out"] / "gradebook.json").read_text()), list(book["rows"].values())) == []
