@@ -23,17 +23,20 @@ from models import cr3 as model
 LAB = "03-cr3"
 P2V_SAMPLES = 4
 KERNEL_VMA = 0xFFFFFFFF80000000
+MAPPING_END = 128 << 20  # ALIGN_UP(phys_top, 2 MiB) under the harness's 128 MiB of RAM
 
 
 class Layout:
     """What the grader chose for one boot: its parameters and free slots."""
 
-    def __init__(self, rng):
+    def __init__(self, rng, ignored=False):
         self.used = set(model.RESERVED_SLOTS)
         self.physoff = model.random_physoff(rng)
         self.used.add(model.slot(self.physoff))
         self.fixtures = model.random_fixtures(rng, self.used)
         self.cr3bits = rng.choice([model.paging.PWT, model.paging.PCD, model.CR3_FLAGS])
+        if ignored:  # bits 0-2 and 5-11, which the CPU ignores without PCIDs: not flags
+            self.cr3bits |= (rng.randrange(1, 1 << 12) & ~model.CR3_FLAGS) or 0x1
         self.params = dict(seed=rng.getrandbits(32), physoff=self.physoff, cr3bits=self.cr3bits,
                            **{f.name: f.param() for f in self.fixtures})
 
@@ -44,6 +47,7 @@ class Boots:
     the serial port and would otherwise take a core from the others."""
 
     NAMES = ("cr3", "slot_in_use", "p2v_beyond", "main", "rec")
+    # "cr3" serves test_cr3_matches_qemu, then test_recursive_install_refuses_slot_512 ends it
 
     def __init__(self, pool):
         self.pool = pool
@@ -51,7 +55,7 @@ class Boots:
         self.seed = self.rng.seed_value
         self.layouts = {}
         for name in self.NAMES:
-            self.layouts[name] = Layout(self.rng)
+            self.layouts[name] = Layout(self.rng, ignored=name == "cr3")
         # the shared boot goes through GRUB, as students run it; the rest PVH
         pool.start_many([(name, LAB, dict(via="grub" if name == "main" else "pvh",
                                           **self.layouts[name].params))
@@ -219,22 +223,43 @@ def test_recursive_install_refuses_used_slot(boots):
 
 @pytest.mark.points(3)
 def test_phys_to_virt_panics_beyond_mapping(boots):
-    """phys_to_virt of an address past the physical-memory mapping panics instead of faulting."""
-    pa = boots.rng.randrange(1 << 30, 4 << 30, 8)
+    """phys_to_virt of the first address past the physical-memory mapping panics instead of faulting."""
+    pa = MAPPING_END  # the boundary itself; test_phys_to_virt_matches_gva2gpa reads just below it
     stopped, out = run_fatal(boots.ready("p2v_beyond"), f"p2v 0x{pa:x}")
     m = boots.inspect("p2v_beyond")
-    assert stopped, (f"p2v 0x{pa:x} (beyond 128 MiB) returned {out.strip()[-200:]!r}: "
-                     "expected phys_to_virt to panic outside the mapping")
+    assert stopped, (f"p2v 0x{pa:x} (the end of the 128 MiB mapping) returned {out.strip()[-200:]!r}: "
+                     "expected phys_to_virt to panic from the mapping's end on")
     faults = [e for e in m.exceptions() if e.vector == 14]
     assert not faults, (f"p2v 0x{pa:x} page-faulted at 0x{faults[0].cr2:x}: expected "
                         "phys_to_virt to check that pa lies inside the mapping and panic")
     assert "PANIC" in out and "phys_to_virt" in out, (
-        f"p2v 0x{pa:x} (beyond 128 MiB): expected a panic from phys_to_virt; printed: "
-        f"{out.strip()[-300:]}")
+        f"p2v 0x{pa:x} (the end of the 128 MiB mapping): expected a panic from phys_to_virt; "
+        f"printed: {out.strip()[-300:]}")
     stack = m.backtrace()
     assert "panic_at" in stack and "phys_to_virt" in stack, (
         f"the stopped CPU's stack ({' <- '.join(map(str, stack))}) shows no panic called "
         "from phys_to_virt")
+
+
+@pytest.mark.points(3)
+def test_recursive_install_refuses_slot_512(boots):
+    """recursive_install(512 or above) panics, writing neither the PML4 nor the page after it."""
+    m = boots.inspect("cr3")
+    pml4 = cr3_of(m) & paging.ADDR_MASK
+    before = m.read_phys(pml4, 2 * 4096)
+    # the first slot from 512 on whose word (in the page after the PML4) is not
+    # present: there a missing range check writes instead of refusing as "in use"
+    s = next((s for s in range(512, 1024)
+              if not int.from_bytes(before[8 * s:8 * s + 8], "little") & paging.P), 512)
+    stopped, out = run_fatal(boots.ready("cr3"), f"recursive {s}")
+    after = boots.inspect("cr3").read_phys(pml4, 2 * 4096)
+    assert stopped, (f"`recursive {s}` returned ({out.strip()[-200:]!r}); expected "
+                     f"recursive_install to panic: a PML4 has 512 slots")
+    assert "PANIC" in out and "recursive_install" in out, (
+        f"`recursive {s}`: expected a panic in recursive_install; printed: {out.strip()[-300:]}")
+    changed = [i for i in range(1024) if before[8 * i:8 * i + 8] != after[8 * i:8 * i + 8]]
+    assert not changed, (f"`recursive {s}` changed the word {changed[0]} of the PML4 at "
+                         f"0x{pml4:x} and the page after it before the panic; expected both untouched")
 
 
 # ---- the shared boot "main": phys_to_virt, entries, then ptdump -------------------
@@ -243,7 +268,8 @@ def test_phys_to_virt_panics_beyond_mapping(boots):
 def test_phys_to_virt_matches_gva2gpa(boots):
     """phys_to_virt gives physoff + pa, which QEMU translates back to pa, and reads pa's bytes."""
     off = boots.layouts["main"].physoff
-    pas = [boots.rng.randrange(4 << 20, 120 << 20, 8) for _ in range(P2V_SAMPLES)]
+    pas = [0, MAPPING_END - 8]  # both ends of the mapping, then random addresses
+    pas += [boots.rng.randrange(4 << 20, 120 << 20, 8) for _ in range(P2V_SAMPLES)]
     got = {}
     for out in run_commands(boots.ready("main"), [f"p2v 0x{pa:x}" for pa in pas]):
         got.update(model.parse_p2v(out))

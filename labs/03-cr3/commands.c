@@ -75,7 +75,7 @@ static int cmd_recursive(int argc, char **argv)
     u64 slot;
     if (!monitor_arg_u64(argc, argv, 1, &slot))
         return 1;
-    if (slot >= PT_ENTRIES) {
+    if (slot > 0xffffffffu) { /* recursive_install itself refuses 512 and up */
         kprintf("recursive: slot %lu out of range\n", slot);
         return 1;
     }
