@@ -25,11 +25,13 @@ def toy_translate(entries, va):
 
 
 def random_toy(rng):
-    """16 random 4-bit entries, at least 4 present and 4 not."""
+    """16 random entries, at least 4 present and 4 not, in bytes whose unused
+    high 4 bits are random too (never all clear on a present entry)."""
     while True:
-        entries = [rng.randrange(16) for _ in range(TOY_ENTRIES)]
-        present = sum(e & TOY_P for e in entries)
-        if 4 <= present <= TOY_ENTRIES - 4:
+        entries = [rng.randrange(256) for _ in range(TOY_ENTRIES)]
+        present = [i for i, e in enumerate(entries) if e & TOY_P]
+        if 4 <= len(present) <= TOY_ENTRIES - 4:
+            entries[present[0]] |= 0x80
             return entries
 
 
