@@ -257,6 +257,10 @@ def test_recursive_install_refuses_slot_512(boots):
                      f"recursive_install to panic: a PML4 has 512 slots")
     assert "PANIC" in out and "recursive_install" in out, (
         f"`recursive {s}`: expected a panic in recursive_install; printed: {out.strip()[-300:]}")
+    stack = boots.inspect("cr3").backtrace()
+    assert "panic_at" in stack and "recursive_install" in stack, (
+        f"the stopped CPU's stack ({' <- '.join(map(str, stack))}) shows no panic called "
+        "from recursive_install")
     changed = [i for i in range(1024) if before[8 * i:8 * i + 8] != after[8 * i:8 * i + 8]]
     assert not changed, (f"`recursive {s}` changed the word {changed[0]} of the PML4 at "
                          f"0x{pml4:x} and the page after it before the panic; expected both untouched")
