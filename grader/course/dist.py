@@ -218,7 +218,7 @@ def plan(files, released, published):
     if SELF_CHECK in files:   # make check in a release: the student's self-check
         out["grader/check.py"] = (0o755, files[SELF_CHECK][1])
     for script, targets in makefile_scripts(files).items():
-        if script not in out:
+        if script not in out and not script.startswith("grader/selftest/"):   # no self-test in a release
             out[script] = (0o755, stub_script(script, targets))
     out["README.md"] = (0o644, student_readme(out, released, published,
                                               course_of(files, all_labs(files))).encode())
