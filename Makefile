@@ -168,7 +168,8 @@ update:
 #                                      releases); gradebook.csv/.json, canvas.csv, moodle.csv;
 #                                      prints what changed since the gradebook it replaces.
 #                                      STUDENT="id .." regrades those only (OUT build/grade-class/
-#                                      regrade), compared with COMPARE= or the class gradebook
+#                                      regrade), compared with COMPARE= or the class gradebook;
+#                                      PLAGIARISM=1: OUT/plagiarism/<lab>/ for JPlag or MOSS
 #   make gradescope [LAB="03 04"] [PUBLISHED=labs]   one autograder zip per lab (default: the
 #                                      released labs) in build/gradescope/<lab>.zip, with the
 #                                      published solutions of its earlier labs;
@@ -180,7 +181,8 @@ grade-class: need
 	@test -n '$(SUBMISSIONS)' || { echo "Say where: SUBMISSIONS=<folder of submissions>"; exit 2; }
 	@$(PY) $(KIT)/grader/course/batch.py '$(SUBMISSIONS)' $(foreach l,$(LAB),--lab '$(l)') $(if $(OUT),--out '$(OUT)') \
 		$(if $(ROSTER),--roster '$(ROSTER)') $(if $(COURSE),--course '$(COURSE)') \
-		$(foreach s,$(STUDENT),--only '$(s)') $(if $(COMPARE),--compare '$(COMPARE)')
+		$(foreach s,$(STUDENT),--only '$(s)') $(if $(COMPARE),--compare '$(COMPARE)') \
+		$(if $(PLAGIARISM),--plagiarism)
 
 gradescope:
 	@$(PY) $(KIT)/grader/course/gradescope/build.py $(if $(filter all,$(LAB)),--out $(KIT)/build/gradescope/all-labs.zip,\

@@ -44,6 +44,7 @@ from course import config  # noqa: E402
 from course.gradebook import Outcome, compare, tail_text, unique_ids, write_gradebook  # noqa: E402
 from course.exports import RosterError, read_roster  # noqa: E402
 from course.intake import FORMATS, Refused, list_submissions, read_submission, student_id  # noqa: E402
+from course.plagiarism import write_base, write_student  # noqa: E402
 from course.kit import Kit, arrange_solutions, make_copy  # noqa: E402
 from course.procs import TAG_VAR, Procs, clean_env, kill_group, kill_tagged  # noqa: E402
 from harness import config as harness_config  # noqa: E402
@@ -70,6 +71,7 @@ class Batch:
         self.lock = threading.Lock()
         self.running = set()   # tags of submissions being graded
         self.template = None   # see prebuild()
+        self.plagiarism = None  # a folder: the taken files go there too (course/plagiarism.py)
         # The build sandbox (labs/sandbox.sh), probed once: every build and
         # grade run of the batch gets the mode, and the line when it is degraded.
         self.sandbox = dict(zip(("KIT_SANDBOX", "KIT_SANDBOX_NOTE"), harness_config.sandbox_mode()))
@@ -155,6 +157,8 @@ class Batch:
         intake = read_submission(submission, self.kit, work, self.procs, {TAG_VAR: tag})
         out.intake = intake
         out.submitted = intake.submitted
+        if self.plagiarism is not None:
+            write_student(out.student, intake.files, self.labs, self.plagiarism)
         out.log += intake.summary()
         has_files = {l for l in self.labs if any(f.startswith(f"starter/{l}/") for f in intake.files)}
         if not has_files:
@@ -330,6 +334,8 @@ def main(argv=None):
     ap.add_argument("--compare", metavar="GRADEBOOK_JSON",
                     help="print what changed against this gradebook.json (default: the one "
                     "this run replaces, or build/grade-class/gradebook.json with --only)")
+    ap.add_argument("--plagiarism", action="store_true",
+                    help="also write OUT/plagiarism/<lab>/ for JPlag or MOSS (course/plagiarism.py)")
     ap.add_argument("--roster", help="CSV of the class: id,name,email,lms_id (course/exports.py)")
     ap.add_argument("--course", help="a course file instead of the kit's course.toml (its deadlines, "
                     "late policy, weights and released labs; published solutions stay the kit's)")
@@ -386,6 +392,10 @@ def main(argv=None):
         print(f"batch: note: {n}")
     work = Path(tempfile.mkdtemp(prefix="kit-batch-"))
     batch = Batch(kit, labs, timeout, work, keep=args.keep)
+    if args.plagiarism:
+        batch.plagiarism = out_dir / "plagiarism"
+        shutil.rmtree(batch.plagiarism, ignore_errors=True)
+        write_base(kit.root, labs, batch.plagiarism)
     print(f"batch: {len(subs)} submissions, lab(s) {' '.join(labs)}, {args.jobs} at once, "
           f"{timeout:g} s each at most")
     t0 = time.monotonic()

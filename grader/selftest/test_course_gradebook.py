@@ -157,3 +157,18 @@ def test_compare_names_each_changed_test(book):
     assert any(c.startswith("alice: total 145 -> 150") for c in changes)
     assert not [c for c in changes if not c.startswith("alice")]
     assert compare(json.loads((book["out"] / "gradebook.json").read_text()), list(book["rows"].values())) == []
+
+
+def test_plagiarism_layout(tmp_path):
+    """base/ holds the starter; one folder per student of the files taken, per lab."""
+    from course import plagiarism
+    lab = LABS[0]
+    plagiarism.write_base(KIT, [lab], tmp_path)
+    starter = sorted(p.name for p in (KIT / "starter" / lab).iterdir() if p.suffix in (".c", ".h", ".S"))
+    assert starter and sorted(p.name for p in (tmp_path / lab / "base").iterdir()) == starter
+    plagiarism.write_student("alice", {f"starter/{lab}/gdt.c": b"int x;\n", f"starter/{LABS[1]}/idt.c": b"y",
+                                       "labs/kernel/evil.c": b"z"}, [lab], tmp_path)
+    plagiarism.write_student("base", {f"starter/{lab}/gdt.c": b"int b;\n"}, [lab], tmp_path)
+    assert (tmp_path / lab / "alice" / "gdt.c").read_bytes() == b"int x;\n"
+    assert not (tmp_path / LABS[1]).exists() and not list(tmp_path.rglob("evil.c"))
+    assert (tmp_path / lab / "base_" / "gdt.c").read_bytes() == b"int b;\n"   # never the base folder
