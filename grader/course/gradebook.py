@@ -186,12 +186,12 @@ def write_gradebook(outcomes, labs, out_dir, elapsed, course=None, roster=None, 
         rows.append(row)
     with open(out_dir / "gradebook.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["student", "name", "email", "lms_id", "status"] + labs
+        w.writerow(["student", "status", "name", "email", "lms_id"] + labs
                    + ["total", "max", "seconds", "reason", "submitted", "late days used"]
                    + [f"{l} days late" for l in labs] + [f"{l} final" for l in labs]
                    + ["final total", "weighted %"])
         for o, row in zip(outcomes, rows):
-            cells = ([shown(o.student), row["name"], row["email"], row["lms_id"], o.status]
+            cells = ([shown(o.student), o.status, row["name"], row["email"], row["lms_id"]]
                      + [o.labs[l]["points"] if l in o.labs else 0 for l in labs]
                      + [o.total()[0], full, f"{o.seconds:.1f}", shown(o.reason), row["submitted"],
                         row["late_days_used"]]
