@@ -29,11 +29,12 @@ from pathlib import Path
 
 GRADER = Path(__file__).resolve().parent
 KIT = GRADER.parent
+sys.path.insert(0, str(GRADER))
+from cheats import CONTROL, qemu_leftovers  # noqa: E402
 PY = "/usr/bin/python3"
 CASE_SECONDS = 60
 PEAK_BYTES = 1 << 30
 FAST_ENV = {"KIT_BOOT_TIMEOUT": "3", "KIT_COMMAND_TIMEOUT": "2"}
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def run_bounded(cmd, env, cwd=None, timeout=CASE_SECONDS * 2):
@@ -306,18 +307,6 @@ def kit_changes():
     return {l for l in r.stdout.splitlines() if not l[3:].startswith("build/")}
 
 
-def qemu_left(root):
-    left = []
-    for p in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            cmd = p.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if "qemu-system" in cmd and str(root) in cmd:
-            left.append(p.parent.name)
-    return left
-
-
 def judge(case, res, root):
     problems = [l for l in res["verdict"].splitlines() if l.startswith("PROBLEM")]
     if res["points"]:
@@ -328,7 +317,7 @@ def judge(case, res, root):
         problems.append(f"took {res['seconds']:.0f} s (bound {CASE_SECONDS} s)")
     if res["peak"] > PEAK_BYTES:
         problems.append(f"peak memory {res['peak'] >> 20} MiB (bound {PEAK_BYTES >> 20} MiB)")
-    left = qemu_left(root)
+    left = qemu_leftovers(root)
     if left:
         problems.append(f"QEMU processes left: {left}")
     return problems

@@ -358,10 +358,7 @@ def expect_panic(boots, name, function, call):
     assert "PANIC" in after, (
         f"{call} must panic; it returned and `{boots.plan.command(name)}` printed:\n"
         f"{after.strip()[-300:]}\n{boots.why()}")
-    stack = m.backtrace()
-    assert "panic_at" in stack and function in stack, (
-        f"{call}: the stopped CPU's stack ({' <- '.join(map(str, stack))}) shows no panic called "
-        f"from {function}")
+    m.assert_panicked_in(function, call)
 
 
 @pytest.mark.points(1)

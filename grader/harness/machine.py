@@ -462,6 +462,14 @@ class Machine:
             rbp = next_rbp
         return names
 
+    def assert_panicked_in(self, function, context=""):
+        """Fail unless the stopped CPU's stack (backtrace()) holds panic_at called
+        from `function`: a kernel that only prints "PANIC" does not pass."""
+        stack = self.backtrace()
+        assert "panic_at" in stack and function in stack, (
+            f"{context + ': ' if context else ''}the stopped CPU's stack "
+            f"({' <- '.join(map(str, stack))}) shows no panic called from {function}")
+
     def gva2gpa(self, va):
         out = self.hmp(f"gva2gpa 0x{va:x}")
         m = re.search(r"gpa: (?:0x)?([0-9a-f]+)", out)  # QEMU prints physical 0 as "gpa: 0"
