@@ -7,6 +7,8 @@
 #   make check-cheats                the whole cheat corpus against every lab
 #   make mutants [LAB=..] [REPEAT=N] [JOBS=N]  grade every planted bug of grader/mutants/<lab>/:
 #                                    each must be caught (in N of N runs with REPEAT=N)
+#   make check-messages [LAB=..]     the planted classic bugs (`# message:` mutants): each caught
+#                                    with a message that names its cause
 #   make check-selection [LAB=..] [RUNS=N]  every test alone (TEST=<name>) on the solution,
 #                                    N times (default 2): each must pass every run
 #   make bench                       time a boot, each lab's grading and make check
@@ -94,6 +96,12 @@ check-cheats: need
 mutants: need
 	@$(PY) $(KIT)/grader/mutants.py $(if $(LAB),--lab '$(LAB)') $(if $(REPEAT),--repeat '$(REPEAT)') \
 		$(if $(JOBS),--jobs '$(JOBS)')
+
+# the planted classic bugs (mutants with a `# message:` line): each must be caught
+# with a failure message that names its likely cause
+.PHONY: check-messages
+check-messages: need
+	@$(PY) $(KIT)/grader/mutants.py --messages $(if $(LAB),--lab '$(LAB)') $(if $(JOBS),--jobs '$(JOBS)')
 
 .PHONY: check-selection
 check-selection: need

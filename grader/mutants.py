@@ -12,6 +12,9 @@ applied with `patch -p1`), under a header of `# ` lines:
     # classic: <the bug, as a student would write it>      (or  # subtle: ...)
     # equivalent: <why no test can observe it>              (optional)
     # build: <why failing to compile is the catch>          (optional)
+    # message: <regex>   a planted classic bug: some failing test's message must
+                         match it (re.search, case-insensitive): the message that
+                         names the likely cause (optional; `make check-messages`)
 
 An equivalent mutant is graded once and left out of the kill rate (killed, its
 header is wrong). Each grading is a submission folder holding every lab's
@@ -63,6 +66,7 @@ class Mutant:
     what: str = ""             # the bug
     equivalent: str = ""       # why no test can observe it ("" when it can)
     build: str = ""            # why failing to build is the intended catch
+    message: str = ""          # a regex some failing test's message must match
     problem: str = ""          # a malformed header or patch
 
     @property
@@ -86,10 +90,15 @@ def parse(lab, path):
     m.cls, m.what = fields[0].group(1), fields[0].group(2)
     for f, line in zip(fields[1:], head[1:]):
         key = f.group(1) if f else None
-        if key in ("equivalent", "build"):
+        if key in ("equivalent", "build", "message"):
             setattr(m, key, f.group(2))
         else:
-            m.problem = f"unknown header line {line!r} (classic, subtle, equivalent, build)"
+            m.problem = f"unknown header line {line!r} (classic, subtle, equivalent, build, message)"
+    if m.message:
+        try:
+            re.compile(m.message)
+        except re.error as e:
+            m.problem = f"`# message:` is not a regular expression: {e}"
     targets = _TARGET.findall(text)
     if not targets:
         m.problem = "no `+++ b/solutions/<lab>/file` line: not a unified diff"
@@ -124,10 +133,13 @@ def load(labs=None, files=()):
 
 def sample(mutants, k, day):
     """k mutants per lab, rotating with the day: day d takes the lab's mutants
-    from index (d * k) mod n on, so each is graded every ceil(n / k) days."""
+    from index (d * k) mod n on, so each is graded every ceil(n / k) days. A lab
+    with planted-bug messages (`# message:`) samples those, so make check also
+    checks a message a day; make mutants grades the rest."""
     by_lab = {}
     for m in mutants:
         by_lab.setdefault(m.lab, []).append(m)
+    by_lab = {lab: [m for m in ms if m.message] or ms for lab, ms in by_lab.items()}
     out = []
     for lab, ms in by_lab.items():
         start = (day.toordinal() * k) % len(ms)
@@ -144,6 +156,7 @@ class Run:
     killers: list = field(default_factory=list)   # the tests that failed
     seeds: dict = field(default_factory=dict)     # test name -> seed it used
     messages: dict = field(default_factory=dict)  # failing test -> first line of its message
+    full: list = field(default_factory=list)       # the failing tests' whole messages
     seconds: float = 0.0
 
 
@@ -243,7 +256,8 @@ def verdict(m, out, late, rc, text, timeout):
     run = Run("killed" if failed else "survived", "tests" if failed else "",
               [short(r["name"]) for r in failed],
               {short(r["name"]): r.get("seed") for r in results},
-              {short(r["name"]): (r["message"] or "").strip().split("\n")[0][:200] for r in failed})
+              {short(r["name"]): (r["message"] or "").strip().split("\n")[0][:200] for r in failed},
+              full=[r["message"] or "" for r in failed])
     return run
 
 
@@ -294,6 +308,13 @@ def judge(m, rs, repeat):
             return "equivalent?", (f"{m.lab}/{m.name}: marked equivalent, yet killed by "
                                    f"{', '.join(rs[0].killers)}: its header is wrong")
         return "equivalent", ""
+    if killed == len(rs) and m.message:
+        unnamed = [r for r in rs if r.reason == "tests"
+                   and not any(re.search(m.message, t, re.I) for t in r.full)]
+        if unnamed:
+            first = next(iter(unnamed[0].messages.values()), "")
+            return "message?", (f"{m.lab}/{m.name}: killed, but no failure message matches "
+                                f"/{m.message}/ (first: {first[:160]!r})")
     if killed == len(rs):
         return "killed", ""
     if killed == 0:
@@ -319,7 +340,7 @@ def report(mutants, runs, repeat, out=sys.stdout):
             if failure:
                 failures.append(failure)
             killed = sum(r.status == "killed" for r in rs)
-            counts[{"equivalent": "equivalent", "killed": "killed", "broken": "broken",
+            counts[{"equivalent": "equivalent", "killed": "killed", "message?": "killed", "broken": "broken",
                     "malformed": "broken"}.get(word, "survived")] += 1
             shown = word if len(rs) <= 1 or word in ("malformed", "broken") else f"{word} {killed}/{len(rs)}"
             killers = sorted({k for r in rs for k in r.killers})
@@ -353,11 +374,15 @@ def main():
     ap.add_argument("--json")
     ap.add_argument("--sample", type=int, help="grade this many mutants per lab (rotating by day)")
     ap.add_argument("--day", help="with --sample: the day the choice is made for (YYYY-MM-DD)")
+    ap.add_argument("--messages", action="store_true",
+                    help="only the planted bugs whose header names the message (`# message:`)")
     ap.add_argument("--list", action="store_true", help="list the mutants, check they apply; grade none")
     ap.add_argument("files", nargs="*", help="mutant patches (default: grader/mutants/<lab>/*.patch)")
     args = ap.parse_args()
     labs = resolve_labs(args.lab)
     mutants = load(labs, args.files)
+    if args.messages:
+        mutants = [m for m in mutants if m.message]
     if args.sample:
         day = datetime.date.fromisoformat(args.day) if args.day else datetime.date.today()
         mutants = sample(mutants, args.sample, day)
