@@ -55,7 +55,10 @@ TOP_FILES = ("Makefile", "README.md", ".gitignore", ".editorconfig", ".clang-for
 INSTRUCTOR_HANDOUTS = ("instructor-guide.md", "releasing.md")
 GRADER_ALWAYS = ("grader/grade.py", "grader/conftest.py")
 STAFF = ("Course staff", "staff@course.invalid")
-STUDENT_TOOLS = ("grader/course/update.py",)   # make update in a release
+STUDENT_TOOLS = ("grader/course/update.py",    # make update in a release
+                 "grader/course/classroom/summary.py")   # the workflow's score table
+# GitHub Classroom: the workflow that grades every push, at the place GitHub reads it
+WORKFLOW = ("grader/course/classroom/grade.yml", ".github/workflows/grade.yml")
 SELF_CHECK = "grader/course/selfcheck.py"      # shipped as grader/check.py (make check)
 
 
@@ -215,6 +218,8 @@ def plan(files, released, published):
     for p in STUDENT_TOOLS:
         if p in files:
             take(p)
+    if WORKFLOW[0] in files:
+        out[WORKFLOW[1]] = files[WORKFLOW[0]]
     if SELF_CHECK in files:   # make check in a release: the student's self-check
         out["grader/check.py"] = (0o755, files[SELF_CHECK][1])
     for script, targets in makefile_scripts(files).items():
@@ -270,6 +275,7 @@ def student_readme(content, released, published, course):
         "this repository) to the lab's Gradescope assignment, or a `git push` when your course grades "
         "your repository. The grade you see from `make grade` is the one the course's grader computes "
         "on the same files.", "",
+        *classroom_section(content),
         "## Taking a published solution: `make update`", "",
         "When the course staff publish a lab's solution (or release the next lab), commit your work and run:",
         "", "```sh", "git add -A starter && git commit -m 'my work'", "make update", "```", "",
@@ -282,6 +288,20 @@ def student_readme(content, released, published, course):
         "says so.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def classroom_section(content):
+    """The README's lines on the GitHub Actions workflow, when the release ships it."""
+    if WORKFLOW[1] not in content:
+        return []
+    return [
+        "## Grading on GitHub (GitHub Classroom)", "",
+        f"Every push of this repository to GitHub runs `{WORKFLOW[1]}`: it installs the packages, "
+        "grades every lab as `make grade` does, and shows the score table on the run's page "
+        "(the Actions tab, the run, its Summary), with the results as the run's `grade` artifact "
+        "(`grade.json`, `summary.md`). A green run means grading ran, whatever the score: read the "
+        "score in the summary. A red run means the grader could not finish (its log says why), "
+        "not that your score is low.", ""]
 
 
 def course_file(files, published, released=None):
