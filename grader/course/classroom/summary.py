@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 KIT = Path(__file__).resolve().parents[3]
-MESSAGE_CHARS = 300            # of each failing test's reason, in the summary
+MESSAGE_CHARS = 200            # of each failing test's reason (its first line), in the summary
 SUMMARY_LIMIT = 900 * 1024     # GitHub refuses a step summary over 1 MiB
 
 
@@ -36,6 +36,11 @@ def cell(text, limit=None):
         text = text[:limit - 1] + "…"
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return re.sub(r"([\\`*_\[\]|#!~])", r"\\\1", text)
+
+
+def first_line(message):
+    """The reason a test failed, without the serial lines that follow it."""
+    return next((l for l in (message or "").splitlines() if l.strip()), "failed")
 
 
 def labs_here(kit=KIT):
@@ -91,7 +96,7 @@ def markdown(by_lab, commit=""):
             continue
         lines += [f"<details><summary>{lab}: {len(failing)} failing test(s)</summary>", "",
                   "| test | points | why |", "| --- | --- | --- |"]
-        lines += [f"| `{r['name']}` | 0/{r['points']} | {cell(r['message'] or 'failed', MESSAGE_CHARS)} |"
+        lines += [f"| `{r['name']}` | 0/{r['points']} | {cell(first_line(r['message']), MESSAGE_CHARS)} |"
                   for r in failing]
         lines += ["", "</details>", ""]
     lines.append("The same table, with every failure's whole message: `make grade` in your "
