@@ -183,7 +183,8 @@ update:
 #                                      published solutions of its earlier labs;
 #                                      LAB=all: build/gradescope/all-labs.zip grading every lab
 #   make course-check                  check course.toml and print what it says
-#   make check-course                  the slow course self-test (a class of 30, ~2 min)
+#   make check-course                  the slow course self-test (a class of 30, the GitHub
+#                                      workflow, the guides' commands; ~3 min)
 .PHONY: grade-class gradescope course-check
 grade-class: need
 	@test -n '$(SUBMISSIONS)' || { echo "Say where: SUBMISSIONS=<folder of submissions>"; exit 2; }
@@ -199,10 +200,12 @@ gradescope:
 course-check:
 	@$(PY) $(KIT)/grader/course/config.py
 
-# the slow course self-test: a class of 30 graded with a roster and deadlines (~2 min)
+# the slow course self-test: a class of 30 graded with a roster and deadlines (~2 min), the
+# GitHub Classroom workflow run on a release, the instructor guides' commands replayed (~1 min)
 .PHONY: check-course
 check-course: need
-	@KIT_COURSE_SLOW=1 $(PY) -m pytest -q -p no:cacheprovider $(KIT)/grader/selftest/test_course_class.py
+	@KIT_COURSE_SLOW=1 $(PY) -m pytest -q -p no:cacheprovider $(KIT)/grader/selftest/test_course_class.py \
+		$(KIT)/grader/selftest/test_classroom.py $(KIT)/grader/selftest/test_guides.py
 
 # SOLUTION=1 where a lab's solution is not here (a student release before the
 # course staff publish it): say so, instead of make's "No rule to make target".
