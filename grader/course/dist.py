@@ -21,7 +21,7 @@ from the kit's last commit (HEAD), never from uncommitted work.
 
 publish (`make publish LAB=02 DIST=build/dist/labs-upto-03`) adds
 solutions/LAB to an existing release and LAB to its course.toml, as one new
-commit (students `git pull`), refreshes the kit's own files (labs/, grader/, handouts) from HEAD, and never
+commit (students run `make update`), refreshes the kit's own files (labs/, grader/, handouts) from HEAD, and never
 touches starter/ files that were already released (those belong to the
 students now). --upto also releases further labs in the same commit. It also
 writes DIR/NAME-publish-LAB.tar.gz with the files the commit adds or changes,
@@ -571,7 +571,7 @@ def main():
             what, changed, removed, kept, tgz = publish(KIT, lab, args.dist, args.upto, args.out)
             print(f"dist: {'published' if lab else 'updated'} {what} in {args.dist}: {len(changed)} "
                   f"file(s) added or changed, {len(removed)} removed, one commit")
-            print(f"dist: push it (git -C {args.dist} push); students then run `git pull`")
+            print(f"dist: push it (git -C {args.dist} push); students then run `make update`")
             for p in kept:
                 print(f"dist: note: {p} differs in the kit, but students own it: left as released")
             if lab:
