@@ -8,7 +8,11 @@ void serial_init(void);
 void serial_putc(char c);
 int serial_getc(void);
 void serial_irq(void); /* acknowledge the receive interrupt (vector SERIAL_VECTOR) */
-#define SERIAL_VECTOR 4
+void serial_gate_at(u64 idt_base); /* the IDT at idt_base holds the UART's gate */
+#define PIC_VECTOR_BASE 0x20 /* the 8259's IRQ 0-15 arrive as vectors 32-47 */
+#define SERIAL_IRQ 4         /* COM1 */
+#define SERIAL_VECTOR (PIC_VECTOR_BASE + SERIAL_IRQ)
+extern char serial_interrupt[]; /* its entry stub (trapentry.S) */
 void console_init(void);
 void console_putc(char c);
 void multiboot_parse(u32 magic, paddr_t mbi);

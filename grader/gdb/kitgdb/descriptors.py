@@ -30,8 +30,16 @@ EXCEPTION_NAMES = ["#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF"
 ERROR_CODE_VECTORS = (8, 10, 11, 12, 13, 14, 17, 21, 29, 30)
 
 
+PIC_VECTOR_BASE, PIC_IRQS = 32, 16  # the kit's 8259 delivers IRQ n as vector 32 + n (labs/kernel/serial.c)
+
+
 def mnemonic(vector):
-    return EXCEPTION_NAMES[vector] if 0 <= vector < len(EXCEPTION_NAMES) else "irq"
+    """#PF for an exception; IRQ4 for a vector the kit's PIC sends (the UART is IRQ 4)."""
+    if 0 <= vector < len(EXCEPTION_NAMES):
+        return EXCEPTION_NAMES[vector]
+    if PIC_VECTOR_BASE <= vector < PIC_VECTOR_BASE + PIC_IRQS:
+        return f"IRQ{vector - PIC_VECTOR_BASE}"
+    return "irq"
 
 
 def u64s(data):
