@@ -65,9 +65,14 @@ setup:
 	if [ "$$(id -u)" != 0 ]; then \
 		echo "setup: missing packages:$$(echo $$missing)"; \
 		echo "setup: run:  sudo apt-get install -y $$(echo $$missing)"; exit 1; fi; \
-	echo "setup: installing$$(echo $$missing)"; \
-	export DEBIAN_FRONTEND=noninteractive; \
-	apt-get install -y -q $$missing >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null; }
+	set -- $$missing; log=$$(mktemp); export DEBIAN_FRONTEND=noninteractive; \
+	echo "setup: installing $$# package(s): $$*"; \
+	echo "setup: apt-get install (downloads and unpacks them; a minute or more, its output in $$log)"; \
+	if ! apt-get install -y -q "$$@" >"$$log" 2>&1; then \
+		echo "setup: apt-get install failed: updating the package lists (apt-get update) and trying again"; \
+		apt-get update -q >>"$$log" 2>&1 && apt-get install -y -q "$$@" >>"$$log" 2>&1 \
+		|| { echo "setup: apt failed; the last lines of $$log:"; tail -n 15 "$$log"; exit 1; }; fi; \
+	echo "setup: done: $$# package(s) installed"; rm -f "$$log"
 
 need:
 	@command -v qemu-system-x86_64 >/dev/null && command -v grub-mkimage >/dev/null && command -v genisoimage >/dev/null && \
@@ -128,11 +133,18 @@ qemu-gdb: build
 	@if ss -xlH 2>/dev/null | awk '{print $$5}' | grep -qxF '$(GDB_SOCK)'; then \
 		echo 'kit: $(GDB_SOCK) is in use by another QEMU of yours; give both commands GDB_SOCK=<another path>'; exit 1; fi
 	@rm -f '$(GDB_SOCK)'
-	@echo 'kit: waiting for gdb on $(GDB_SOCK): run "make gdb LAB=$(LAB)$(if $(SOLUTION), SOLUTION=1)" in another terminal'
+	@echo "kit: waiting for gdb on $(abspath $(GDB_SOCK)); in another terminal, run:"
+	@echo "  $(GDB_LINE)"
 	qemu-system-x86_64 $(QEMU_ARGS) -action shutdown=pause -d int,cpu_reset -D '$(patsubst %.sock,%,$(GDB_SOCK)).int.log' \
-		-cdrom $(LAB_BUILD)/kernel.iso -gdb 'unix:$(GDB_SOCK),server=on,wait=off' -S
+		-cdrom $(LAB_BUILD)/kernel.iso -gdb 'unix:$(abspath $(GDB_SOCK)),server=on,wait=off' -S
+
+# The `make gdb` line that reaches this QEMU: the same lab, variant and socket (a
+# socket given on the command line or in the environment is named, absolute).
+GDB_LINE = make gdb LAB=$(LAB)$(if $(SOLUTION), SOLUTION=1,$(if $(SUBMISSION), 'SUBMISSION=$(abspath $(SUBMISSION))'))$(if \
+	$(filter-out file,$(origin GDB_SOCK)), 'GDB_SOCK=$(abspath $(GDB_SOCK))')
 
 gdb: lab-required
+	@test -S '$(GDB_SOCK)' || { echo "kit: no QEMU waits on $(abspath $(GDB_SOCK)): start make qemu-gdb first, with the same LAB, SOLUTION/SUBMISSION and GDB_SOCK"; exit 1; }
 	gdb -q -nx -ex 'set architecture i386:x86-64' -ex 'file $(LAB_BUILD)/kernel.elf' \
 		$(if $(wildcard $(KIT)/grader/gdb/kit.py),-x $(KIT)/grader/gdb/kit.py) \
 		-ex 'target remote $(GDB_SOCK)'
