@@ -221,7 +221,12 @@ def run_block(block, copy, home, env, logs):
         try:
             proc.wait(timeout=BLOCK_TIMEOUT)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            pass
+        finally:   # nothing the block started in its session outlives it
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             proc.wait()
     seconds = time.monotonic() - t
     got = [int(s) for s in statuses.read_text().split()] if statuses.exists() else []

@@ -23,6 +23,7 @@ folder: not empty), as `if-no-files-found: error` would.
 import argparse
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -324,9 +325,14 @@ def run_step(step, workspace, env, scratch, n, deadline):
         out = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))[0]
         note = "" if proc.returncode == 0 else f"exit status {proc.returncode}"
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        out, note = "", "the job's timeout-minutes ran out"
+    finally:   # nothing the step started outlives it (a runner ends the job's processes too)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if note.startswith("the job's"):
         out = proc.communicate()[0]
-        note = "the job's timeout-minutes ran out"
     values = dict(line.split("=", 1) for line in outputs.read_text().splitlines() if "=" in line)
     return Step(step.get("name", step["run"].splitlines()[0]), "run",
                 "success" if proc.returncode == 0 and not note else "failure",
@@ -360,15 +366,18 @@ def run(workflow_text, workspace, extra_env=None):
                      **(extra_env or {})})
     deadline = time.monotonic() + 60 * int(job.get("timeout-minutes", 360))
     steps, failed = [], False
-    for n, step in enumerate(job["steps"], 1):
-        if failed and step.get("if") != "always()":
-            steps.append(Step(step.get("name", "?"), "run" if "run" in step else "uses", "skipped",
-                              note="an earlier step failed"))
-            continue
-        s = run_step(step, workspace, env, scratch, n, deadline) if "run" in step \
-            else use_step(step, workspace)
-        failed = failed or s.status == "failure"
-        steps.append(s)
+    try:
+        for n, step in enumerate(job["steps"], 1):
+            if failed and step.get("if") != "always()":
+                steps.append(Step(step.get("name", "?"), "run" if "run" in step else "uses", "skipped",
+                                  note="an earlier step failed"))
+                continue
+            s = run_step(step, workspace, env, scratch, n, deadline) if "run" in step \
+                else use_step(step, workspace)
+            failed = failed or s.status == "failure"
+            steps.append(s)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return not failed, steps, "".join(s.summary for s in steps)
 
 
@@ -402,6 +411,7 @@ def main():
     ap.add_argument("--keep", help="make the release and its clone here (default: a temporary folder)")
     args = ap.parse_args()
     t = time.monotonic()
+    dest = None
     try:
         text = Path(args.workflow).read_text()
         validate(parse(text))
@@ -415,6 +425,9 @@ def main():
         ok, steps, summary = run(text, workspace)
     except WorkflowError as e:
         sys.exit(f"actions: {args.workflow}: {e}")
+    finally:
+        if dest is not None and not args.keep:
+            shutil.rmtree(dest, ignore_errors=True)
     print_run(ok, steps, summary)
     print(f"({time.monotonic() - t:.1f}s)")
     sys.exit(0 if ok else 1)
