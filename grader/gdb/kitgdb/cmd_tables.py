@@ -110,6 +110,40 @@ def stack_check(top):
     return f"stack page mapped {PT.rights(w.writable, w.user, w.nx)}"
 
 
+def tss_users(r):
+    """What in the machine now would need a TSS: IST gates, ring 3 (now, or a DPL 3 code
+    segment in the GDT to get there). Tables that cannot be read count as nothing."""
+    users = []
+    if r.seg.get("CS") and r.seg["CS"].selector & D.SEL_RPL_MASK == 3:
+        users.append("the CPU runs in ring 3 now")
+    try:
+        ring3 = [i for i, d in gdt_entries()[2] if d.present and d.code and d.dpl == 3]
+        if ring3:
+            users.append(f"the GDT has a ring-3 code segment (slot {ring3[0]})")
+    except KitError:
+        pass
+    base, limit = r.idt
+    if long_mode() and limit >= D.GATE_BYTES - 1:
+        try:
+            gates = D.parse_idt(T.read_virt(base, (limit + 1) // D.GATE_BYTES * D.GATE_BYTES))
+            ist = [g.vector for g in gates if g.present and g.ist]
+            if ist:
+                users.append(f"IDT gate {ist[0]} uses IST{gates[ist[0]].ist}")
+        except KitError:
+            pass
+    return users
+
+
+def tss_absent(r):
+    """TR 0: a fault only when something needs the TSS (ring 3, an IST gate)."""
+    users = tss_users(r)
+    if users:
+        return [f"! TR is 0: ltr never ran, yet {'; '.join(users)}: an exception from ring 3 (RSP0) "
+                "or through an IST gate has no stack to switch to (#TS, then #DF)"]
+    return ["TR is 0: ltr never ran. Nothing needs a TSS yet: no ring-3 code segment in the GDT "
+            "and no IST gate in the IDT (a ring-0-only kernel such as Lab 3's)"]
+
+
 class Tss(KitCommand):
     """Decode the 64-bit TSS that TR names: RSP0-2, IST1-7, the I/O map base.
 Usage: kit tss
@@ -125,8 +159,7 @@ below it must be mapped and writable, or the stack switch faults."""
             raise KitError("QEMU reported no TR")
         lines = [f"TR {tr.selector:#06x}  base 0x{tr.base:x}  limit 0x{tr.limit:x}  (QEMU's cached copy)"]
         if tr.selector == 0:
-            return lines + ["! TR is 0: ltr never ran. Exceptions from ring 3 (RSP0) and IST gates "
-                            "have no stack to switch to."]
+            return lines + tss_absent(r)
         try:
             _, limit, entries = gdt_entries()
             d = D.lookup(entries, tr.selector)
