@@ -17,6 +17,10 @@ An HTML comment just above a block steers it (several parts with `;`):
     <!-- example: status: 1 0 -->          each command's exit status (default 0 for all)
     <!-- example: student edits <file> --> first add a comment line to <file> (under the
                                            block's folder): a student's change to commit
+    <!-- example: output -->               (above a plain ``` block) what the command block
+                                           before it prints: each line must appear in that
+                                           output, in order; numbers may differ and the
+                                           guide's /home/you/kit stands for the copy's folder
 Each command runs in one bash per block (so a `cd` holds for the block); the
 block stops at the first command whose status is not the expected one.
 
@@ -29,7 +33,7 @@ The scratch home (HOME) holds what the guides assume:
 TMPDIR is inside the scratch folder too, so nothing reaches the real /tmp or home.
 
 check(kit) runs everything and returns one record per block:
-dict(handout=, line=, kind="commands"|"course file", status="run"|"not run"|"failing",
+dict(handout=, line=, kind="commands"|"course file"|"output", status="run"|"not run"|"failing",
 reason=, seconds=). plan(kit) reads the guides without running anything:
 status "not run" for marked blocks, "covered" for those check() runs, "failing"
 for a marker it does not understand. `make check` checks the plan,
@@ -54,7 +58,8 @@ GUIDES = ("handouts/instructor-guide.md", "handouts/releasing.md")
 HOST = "git@git.example.edu:os/labs.git"
 STUDENT = ("A Student", "student@example.edu")
 BLOCK_TIMEOUT = 600
-KINDS = {"sh": "commands", "toml": "course file"}
+KINDS = {"sh": "commands", "toml": "course file", "": "output"}
+GUIDE_KIT = "/home/you/kit"   # how the guides write the kit's folder in shown output
 MARKER = re.compile(r"^\s*<!--\s*example:\s*(.*?)\s*-->\s*$")
 
 
@@ -69,6 +74,7 @@ class Block:
     status: list = field(default_factory=list)
     edits: list = field(default_factory=list)
     problem: str = ""          # a marker this checker does not understand
+    output: bool = False       # an output block to compare with the run above it
 
     def commands(self):
         """The block's commands: logical lines (backslash continuations joined), no comments."""
@@ -97,6 +103,8 @@ def read_markers(text, block):
             block.status = [int(s) for s in m.group(1).split()]
         elif m := re.fullmatch(r"student edits\s+(\S+)", part):
             block.edits.append(m.group(1))
+        elif part == "output":
+            block.output = True
         else:
             block.problem = f"a marker this checker does not understand: {part!r}"
 
@@ -118,13 +126,16 @@ def blocks(kit, handout):
             if lines[j].strip():
                 markers.insert(0, MARKER.match(lines[j]).group(1))
             j -= 1
-        if info in KINDS:
+        if info in KINDS and (info or markers):   # a plain block: only as a marked output
             b = Block(handout, i + 1, KINDS[info], body)
             for text in markers:
                 read_markers(text, b)
             if b.status and len(b.status) != len(b.commands()):
                 b.problem = (f"status: lists {len(b.status)} exit status(es) for "
                              f"{len(b.commands())} command(s)")
+            if b.output != (b.kind == "output") or b.kind == "output" and \
+                    (b.cwd or b.status or b.edits or b.not_run):
+                b.problem = b.problem or "an output marker goes alone, above a plain ``` block"
             out.append(b)
         elif markers:
             out.append(Block(handout, i + 1, info or "text", body,
@@ -244,6 +255,21 @@ def shq(path):
     return "'" + str(path).replace("'", "'\\''") + "'"
 
 
+def output_block(block, copy, ran):
+    """The shown output against what the command block above printed (ran: its log text)."""
+    if ran is None:
+        return block.record("failing", "the block above it did not run")
+    actual, at = ran.splitlines(), 0
+    for line in (l for l in block.text.splitlines() if l.strip()):
+        text = re.escape(line.strip().replace(GUIDE_KIT, "\0"))
+        text = re.sub(r"(\\ )+", r"\\s+", re.sub(r"\d+", r"\\d+", text))
+        pattern = re.compile(text.replace("\x00", re.escape(str(copy))))
+        at = next((k + 1 for k in range(at, len(actual)) if pattern.search(actual[k])), None)
+        if at is None:
+            return block.record("failing", f"the block above did not print {line.strip()!r}")
+    return block.record("run", "printed by the block above")
+
+
 def course_block(block, copy):
     sys.path.insert(0, str(KIT / "grader"))
     from course import config
@@ -264,6 +290,7 @@ def check(kit=KIT, keep=None, guides=GUIDES, progress=None):
             env = environment(root, home)
             logs = root / "logs"
             logs.mkdir()
+            ran = None   # the output of the last command block, when it ran
             for b in blocks(kit, handout):
                 if b.problem:
                     r = b.record("failing", b.problem)
@@ -271,8 +298,12 @@ def check(kit=KIT, keep=None, guides=GUIDES, progress=None):
                     r = b.record("not run", b.not_run)
                 elif b.kind == "course file":
                     r = course_block(b, copy)
+                elif b.kind == "output":
+                    r = output_block(b, copy, ran)
                 else:
                     r = run_block(b, copy, home, env, logs)
+                    log = logs / f"{Path(b.handout).stem}-{b.line}.log"
+                    ran = log.read_text(errors="replace") if r["status"] == "run" else None
                 records.append(r)
                 if progress:
                     progress(r)

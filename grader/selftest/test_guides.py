@@ -111,3 +111,21 @@ def test_guides_commands_hold_in_a_scratch_copy():
     planned = [(r["handout"], r["line"], "run" if r["status"] == "covered" else r["status"])
                for r in eg.plan(KIT)]
     assert [(r["handout"], r["line"], r["status"]) for r in records] == planned
+
+
+def test_shown_output_must_be_printed_in_order_numbers_aside(tmp_path):
+    shown = eg.Block("guide.md", 1, "output", "dist: 109 files\ndist: repository /home/you/kit/build/x\n",
+                     output=True)
+    ran = f"note: something\ndist: 131 files\ndist: repository {tmp_path}/build/x\n"
+    assert eg.output_block(shown, tmp_path, ran)["status"] == "run"
+    for wrong in (ran.replace("files", "file(s)"), "\n".join(reversed(ran.splitlines())),
+                  ran.replace(str(tmp_path), "/elsewhere")):
+        assert eg.output_block(shown, tmp_path, wrong)["status"] == "failing", wrong
+    assert eg.output_block(shown, tmp_path, None)["status"] == "failing"
+
+
+def test_output_marker_only_above_a_plain_block(tmp_path):
+    (tmp_path / "g.md").write_text("<!-- example: output -->\n```sh\ntrue\n```\n\n"
+                                   "<!-- example: output -->\n```\nok\n```\n\n```\nnot checked\n```\n")
+    bs = eg.blocks(tmp_path, "g.md")
+    assert [(b.kind, bool(b.problem)) for b in bs] == [("commands", True), ("output", False)]
