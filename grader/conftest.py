@@ -6,12 +6,12 @@ Fixtures:
                   let each lab's shared boot go through GRUB, as students run it.
   machine_pool    module-scoped: start several machines at once (they boot in parallel),
                   fetch each by name in the tests that need it; all torn down after the module
-  rng             a random.Random whose seed is recorded with the test's result
+  rng             a random.Random of this test, drawn from the run's seed (config.run_seed())
+Every test's result records the run's seed (user property "seed"): `KIT_SEED=<seed>`
+repeats the values a lab's tests chose.
 Markers:
   points(n)       what the test is worth in `make grade`
 """
-import os
-import random
 import sys
 from pathlib import Path
 
@@ -19,7 +19,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import Machine, MachinePool, config  # noqa: E402
+from harness import Machine, MachinePool, config, machine  # noqa: E402
+from harness.text import strip_introspection  # noqa: E402
 
 
 def pytest_configure(config):
@@ -32,12 +33,20 @@ def pytest_collection_modifyitems(items):
         item.user_properties.append(("points", m.args[0] if m else 0))
         lab = getattr(item.module, "LAB", None)
         item.user_properties.append(("lab", lab))
+        item.user_properties.append(("seed", config.run_seed()))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    item.kit_marks = machine.marks()  # where the kernels' output stood when the test began
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Keep the exception's own message with the report: the grade table shows
-    it instead of a traceback (and pytest need not render one: --tb=native)."""
+    it instead of a traceback (and pytest need not render one: --tb=native).
+    The kernel's own diagnostic lines printed during the test (machine.DIAG)
+    that the message does not quote yet are added to it."""
     outcome = yield
     report = outcome.get_result()
     if call.excinfo is not None and not report.passed:
@@ -45,7 +54,20 @@ def pytest_runtest_makereport(item, call):
         text = str(e).strip() or type(e).__name__
         if type(e).__name__ not in ("AssertionError", "KernelError", "BuildError", "Failed"):
             text = f"{type(e).__name__}: {text}"
+        text = with_diagnostics(strip_introspection(text), getattr(item, "kit_marks", {}))
         report.user_properties.append(("message", text))
+
+
+def with_diagnostics(text, marks):
+    """text with the kernel's diagnostic lines since `marks` (machine.marks())
+    added, before the serial tail a KernelError ends with."""
+    said, more = machine.diagnostics(marks, known=text)
+    if not said:
+        return text
+    quote = "The kernel said:\n" + "\n".join(f"  | {line}" for line in said) \
+        + (f"\n  (and {more} more such line{'s' if more > 1 else ''})" if more else "")
+    head, tail, rest = text.partition("\nLast serial lines:")
+    return f"{head}\n{quote}{tail}{rest}"
 
 
 @pytest.fixture(autouse=True)
@@ -80,7 +102,5 @@ def machine_pool():
 
 @pytest.fixture
 def rng(request):
-    seed = int(os.environ.get("KIT_SEED", 0)) or random.SystemRandom().getrandbits(32)
-    request.node.user_properties.append(("seed", seed))
-    return random.Random(seed)
+    return config.new_rng(f"{request.node.module.__name__}::{request.node.name}")
 

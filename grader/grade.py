@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -25,7 +26,7 @@ sys.path.insert(0, str(GRADER))
 # PYTHONDONTWRITEBYTECODE is set: rewriting them again costs ~0.3 s a run.
 sys.dont_write_bytecode = False
 from harness import config  # noqa: E402
-from harness.text import strip_control  # noqa: E402
+from harness.text import strip_control, strip_introspection  # noqa: E402
 
 
 def lab_tests(lab):
@@ -226,27 +227,92 @@ def short_message(text):
     return "\n".join(keep)[-2500:]
 
 
-def strip_introspection(msg):
-    """Drop pytest's rewritten-assert explanation ("assert x == y / + where ...")."""
-    lines = msg.splitlines()
-    for i, l in enumerate(lines):
-        if i and (l.startswith("assert ") or l.lstrip().startswith("+ where")):
-            return "\n".join(lines[:i]).rstrip()
-    return msg
+# The harness's stub verdict (harness/machine.py), wherever a test quotes it.
+STUB = re.compile(r"not implemented: (\S+) \(Lab (\d+)\) is still a stub(?:; write it in (\S+?))?\.?$", re.M)
+STUB_LINE = 100  # a stub's line lists the tests it stops while they fit in this many columns
 
 
-def print_table(results, labs, variant, build_info, out):
+def stub_of(r):
+    """(function, lab number, file) of the stub a failed test stopped at, or None."""
+    m = not r["passed"] and STUB.search(r["message"] or "")
+    return (m.group(1), int(m.group(2)), m.group(3) or "") if m else None
+
+
+def repeat_command(lab, seed, make_vars):
+    """The command that runs `lab`'s tests again with the same random values."""
+    words = [f"KIT_SEED={seed}", "make", "grade", f"LAB={lab[:2]}"]
+    return " ".join(words + [f"{k}={shlex.quote(v)}" for k, v in make_vars])
+
+
+def start_here(results):
+    """The first thing to do when tests stop at stubs: the stub of the earliest
+    lab that stops the most tests (two lines), else no line."""
+    stops = {}
+    for r in results:
+        stub = stub_of(r)
+        if stub:
+            stops.setdefault(stub, []).append(r)
+    if not stops:
+        return []
+    (fn, lab_no, path), rows = min(stops.items(), key=lambda kv: (kv[0][1], -len(kv[1])))
+    labs = sorted({r["lab"] for r in rows})
+    where = f" in {path}" if path else ""
+    own = next((l for l in config.labs() if l.startswith(f"{lab_no:02d}-")), None)
+    handout = f" (handouts/{own}.md)" if own else ""
+    return [f"Start here: {fn}{where} is still a stub (Lab {lab_no}); {len(rows)} test"
+            f"{'s' if len(rows) > 1 else ''} in {len(labs)} lab{'s' if len(labs) > 1 else ''} stop at it.",
+            f"Write it{handout}, then: make grade LAB={lab_no:02d}"]
+
+
+def stub_lines(lab, rows):
+    """One line per stub that stopped some of `rows` (a lab's results), naming
+    the tests it stops; and the rows no stub stopped."""
+    stops, rest = {}, []
+    for r in rows:
+        stub = stub_of(r)
+        if stub:
+            stops.setdefault(stub, []).append(r)
+        else:
+            rest.append(r)
+    lines = []
+    for (fn, lab_no, path), hit in stops.items():
+        where = ", ".join(([] if lab.startswith(f"{lab_no:02d}-") else [f"Lab {lab_no}"]) + ([path] if path else []))
+        head = f"  stub {fn}" + (f" ({where})" if where else "")
+        lost = sum(r["points"] for r in hit)
+        if len(hit) == len(rows):
+            lines.append(f"{head}: stops all {len(hit)} tests, {lost} points")
+            continue
+        line = f"{head}: stops {len(hit)} test{'s' if len(hit) > 1 else ''}, {lost} points"
+        names = [r["name"].removeprefix("test_") for r in hit]
+        for k in range(len(names), 0, -1):  # as many names as fit
+            more = f", +{len(names) - k} more" if k < len(names) else ""
+            if len(f"{line}: {', '.join(names[:k])}{more}") <= STUB_LINE:
+                line = f"{line}: {', '.join(names[:k])}{more}"
+                break
+        lines.append(line)
+    return lines, rest
+
+
+def print_table(results, labs, variant, build_info, out, seed=None, make_vars=()):
+    """The score table: a line to start with when tests stop at stubs, then per
+    lab a header (with the command that repeats the run), one line per stub,
+    one per other test (a failure's message under it), the score."""
+    for line in start_here(results):
+        print(line, file=out)
     total = earned = 0
     for lab in labs:
         rows = [r for r in results if r["lab"] == lab]
         secs = build_info.get(lab, (True, 0))[1]
-        print(f"\n{lab} ({variant})   build {secs:.1f}s", file=out)
-        lab_total = lab_earned = 0
-        for r in rows:
+        again = f"   repeat: {repeat_command(lab, seed, make_vars)}" if seed else ""
+        print(f"\n{lab} ({variant})   build {secs:.1f}s{again}", file=out)
+        lab_total = sum(r["points"] for r in rows)
+        lab_earned = sum(r["points"] for r in rows if r["passed"])
+        stubs, rest = stub_lines(lab, rows)
+        for line in stubs:
+            print(line, file=out)
+        for r in rest:
             name = r["name"].removeprefix("test_")
             got = r["points"] if r["passed"] else 0
-            lab_total += r["points"]
-            lab_earned += got
             verdict = "OK  " if r["passed"] else "FAIL"
             print(f"  {name:.<52} {verdict} {got:>3}/{r['points']:<3} ({r['seconds']:.1f}s)", file=out)
             if not r["passed"] and r["message"]:
@@ -288,6 +354,13 @@ def main():
     args = ap.parse_args()
 
     labs = [resolve_lab(l) for l in args.lab] or config.labs()
+    try:
+        seed = config.run_seed()  # in the environment from here: pytest and its workers share it
+    except config.SeedError as e:
+        sys.exit(f"grade: {e}")
+    make_vars = [("TEST", args.test)] * bool(args.test) + [("SOLUTION", "1")] * args.solution \
+        + [("SUBMISSION", args.submission)] * bool(args.submission) \
+        + [("PUBLISHED", args.published)] * (args.published is not None)
     variant = "solution" if args.solution else "submission" if args.submission else "starter"
     submission = os.path.abspath(args.submission) if args.submission else None
     key = hashlib.sha1(submission.encode(errors="surrogateescape")).hexdigest()[:12] if submission else ""
@@ -363,12 +436,12 @@ def main():
         built = finish_builds(labs, *builder)  # a build no test waited for (none selected) ends too
     build_info = {lab: (ok, secs) for lab, ok, secs in built}
     out = open(os.devnull, "w") if args.quiet else sys.stdout
-    earned, total = print_table(collector.results, labs, variant, build_info, out)
+    earned, total = print_table(collector.results, labs, variant, build_info, out, seed, make_vars)
     print(f"({time.monotonic() - t0:.1f}s)", file=out)
     if args.gradescope:
         Path(args.gradescope).write_text(json.dumps(gradescope(collector.results), indent=2))
     if args.json:  # a file, or a pipe to the class grader (/dev/fd/N)
-        Path(args.json).write_text(json.dumps({"variant": variant, "results": collector.results,
+        Path(args.json).write_text(json.dumps({"variant": variant, "seed": seed, "results": collector.results,
                                                "build": build_info,
                                                "gradescope": gradescope(collector.results)}, indent=1))
     sys.exit(0 if total and earned == total else 1)

@@ -55,11 +55,35 @@ def student_dir(lab):
     return KIT / "starter" / lab
 
 
-def new_rng(tag=""):
-    """A Random for values chosen per boot. KIT_SEED=n makes a run repeatable;
-    the seed is part of the failure messages that print it."""
+SEED_DIGITS = 6  # a seed drawn here: short enough to type back
+
+
+class SeedError(ValueError):
+    """KIT_SEED is not a positive whole number."""
+
+
+def run_seed():
+    """This run's one seed: KIT_SEED, or a number drawn now and put into the
+    environment, so every lab, test and pytest worker of the run shares it
+    and `KIT_SEED=<it> make grade ...` repeats the run (grade.py prints that
+    line in each lab's header)."""
+    text = os.environ.get("KIT_SEED", "").strip()
+    if text:
+        if not text.isdigit() or not int(text):
+            raise SeedError(f"KIT_SEED={text!r}: a seed is a positive whole number, as a lab's header prints it")
+        return int(text)
     import random
-    seed = int(os.environ.get("KIT_SEED", 0)) or random.SystemRandom().getrandbits(32)
+    seed = random.SystemRandom().randrange(10 ** (SEED_DIGITS - 1), 10 ** SEED_DIGITS)
+    os.environ["KIT_SEED"] = str(seed)
+    return seed
+
+
+def new_rng(tag=""):
+    """A Random for values chosen per boot, from the run's seed (run_seed())
+    and `tag` (the lab, a part of it, a test): the same seed gives the same
+    values, and two tags draw apart."""
+    import random
+    seed = run_seed()
     r = random.Random(f"{seed}:{tag}")
     r.seed_value = seed
     return r

@@ -15,6 +15,7 @@ import signal
 import socket
 import tempfile
 import time
+import weakref
 from pathlib import Path
 
 import pexpect
@@ -34,9 +35,35 @@ FLOOD_WAIT_BYTES = 8 << 10     # printing this much, and still printing at the d
 TAIL_LINES = 12
 LOG_CHECK_EVERY = 0.05         # seconds between two looks at the exception log's size
 
-_STUB = re.compile(r"PANIC at [^\n]*?: (\S+): LAB (\d+) not implemented")
+_STUB = re.compile(r"PANIC at ([^\n]*?):\d+: (\S+): LAB (\d+) not implemented")
 _PANIC = re.compile(r"PANIC at [^\n]*\n")
 _REPORT = re.compile(r"EXCEPTION \d+ [^\n]*")
+# The kernel's own diagnostics: lines the kit's files print with kdiag()
+# (KDIAG_MARK, labs/kernel/include/kit/kit.h) and the core's panic lines.
+DIAG = re.compile(r"^(?:kit! |PANIC at )[^\n]*", re.M)
+DIAG_LINES = 4     # at most this many quoted in one failure message
+_printing = weakref.WeakSet()  # machines that printed something (marks(), diagnostics())
+
+
+def marks():
+    """Where each machine's serial output stands now: give it to diagnostics()
+    at the end of a test to get the diagnostic lines printed meanwhile."""
+    return {m: len(m.raw) for m in list(_printing)}
+
+
+def diagnostics(since, known=""):
+    """The kernel's diagnostic lines (DIAG) that machines read after `since`
+    (a marks() value; a machine it does not name counts from its boot), in
+    order, each once, leaving out lines `known` (a message) quotes already:
+    (the first DIAG_LINES of them, how many more there are)."""
+    out = []
+    for m in sorted(_printing, key=lambda m: m.started):
+        text = strip_control(bytes(m.raw[since.get(m, 0):]).decode("utf-8", "replace"))
+        for line in DIAG.findall(text.replace("\r", "")):
+            line = line.strip()[:200]
+            if line not in out and line not in known:
+                out.append(line)
+    return out[:DIAG_LINES], len(out[DIAG_LINES:])
 
 
 class KernelError(AssertionError):
@@ -148,6 +175,7 @@ class Machine:
             return False
         self.raw += data
         self.last_data = time.monotonic()
+        _printing.add(self)
         if len(self.raw) > FLOOD_BYTES:
             self.close()
             raise KernelError("flood", f"serial flood: the kernel printed more than "
@@ -236,7 +264,8 @@ class Machine:
     def _check_text(self, new, allow_stop):
         m = _STUB.search(new)
         if m:
-            raise KernelError("stub", f"not implemented: {m.group(1)} (Lab {m.group(2)}) is still a stub.", self)
+            raise KernelError("stub", f"not implemented: {m.group(2)} (Lab {m.group(3)}) is still a stub; "
+                              f"write it in {m.group(1)}.", self)
         m = _PANIC.search(new)
         if m and not allow_stop:
             raise KernelError("panic", f"kernel panic: {m.group(0).strip()}", self)

@@ -11,6 +11,9 @@ line of its own (a forged "status: ok").
                        removed, newlines and tabs kept
   shown(name)          a name on one line: every unprintable character escaped
                        (\\n, \\x1b, \\u202e), backslashes doubled
+
+and the grader's own text made short: strip_introspection(msg) drops pytest's
+explanation of a failed assert.
 """
 import re
 
@@ -58,3 +61,12 @@ def shown(name):
     if name.isprintable() and "\\" not in name:
         return name
     return "".join(c if c.isprintable() and c != "\\" else _escape(c) for c in name)
+
+
+def strip_introspection(msg):
+    """Drop pytest's rewritten-assert explanation ("assert x == y / + where ...")."""
+    lines = msg.splitlines()
+    for i, l in enumerate(lines):
+        if i and (l.startswith("assert ") or l.lstrip().startswith("+ where")):
+            return "\n".join(lines[:i]).rstrip()
+    return msg

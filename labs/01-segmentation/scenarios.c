@@ -315,6 +315,6 @@ void scenarios_run_params(void)
             break;
         cmd = rest;
     }
-    kprintf("run: the scenario returned without a fault\n");
+    kdiag("run: the scenario returned without a fault");
     kit_stop();
 }

@@ -42,7 +42,7 @@ void gate_param_run(void)
                                         (u8)kit_param_u64("gate_dpl", 0),
                                         (u8)kit_param_u64("gate_ist", 0));
     kprintf("gate lo=0x%016lx hi=0x%016lx\n", g.lo, g.hi);
-    kprintf("gate: idt_gate_encode returned\n");
+    kdiag("gate: idt_gate_encode returned");
     kit_stop();
 }
 

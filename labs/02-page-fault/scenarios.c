@@ -80,7 +80,7 @@ int fault_run(const char *kind, vaddr_t addr)
             return -1;
         }
     }
-    kprintf("fault: %s returned without a fault\n", kind);
+    kdiag("fault: %s returned without a fault", kind);
     return -1;
 }
 

@@ -36,12 +36,12 @@ static bool serve_lazy(const struct trapframe *tf, vaddr_t addr)
         return false;
     vaddr_t page = ALIGN_DOWN(addr, PAGE_SIZE);
     if (page == last_demand_page) { /* served, yet it faults again: no progress */
-        kprintf("lazy: demand_map(0x%lx) returned MAP_OK but the page still faults\n", addr);
+        kdiag("lazy: demand_map(0x%lx) returned MAP_OK but the page still faults", addr);
         return false;
     }
     int r = demand_map(addr);
     if (r != MAP_OK) {
-        kprintf("lazy: demand_map(0x%lx) = %d %s\n", addr, r, map_status_name(r));
+        kdiag("lazy: demand_map(0x%lx) = %d %s", addr, r, map_status_name(r));
         return false;
     }
     last_demand_page = page;

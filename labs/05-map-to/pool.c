@@ -129,7 +129,7 @@ paddr_t pool_take(void)
     kprintf("alloc 0x%lx\n", pa);
     if (!why)
         return pa;
-    kprintf("bad frame 0x%lx from frame_alloc: %s\n", pa, why);
+    kdiag("bad frame 0x%lx from frame_alloc: %s", pa, why);
     return FRAME_NONE;
 }
 
@@ -139,7 +139,7 @@ u64 pool_hold(u64 keep, bool list)
     for (paddr_t pa; bad < MAX_BAD && (pa = frame_alloc()) != FRAME_NONE;) {
         const char *why = frame_problem(pa);
         if (why) { /* never write it; stop when the allocator goes on repeating */
-            kprintf("bad frame 0x%lx from frame_alloc: %s\n", pa, why);
+            kdiag("bad frame 0x%lx from frame_alloc: %s", pa, why);
             bad = is_held(pa) ? MAX_BAD : bad + 1;
             continue;
         }

@@ -134,6 +134,16 @@ void kprintf(const char *fmt, ...)
     va_end(ap);
 }
 
+void kdiag(const char *fmt, ...)
+{
+    va_list ap;
+    kprintf(KDIAG_MARK);
+    va_start(ap, fmt);
+    kvprintf(fmt, ap);
+    va_end(ap);
+    kprintf("\n");
+}
+
 int ksnprintf(char *buf, size_t size, const char *fmt, ...)
 {
     struct sink s = {.put = put_buffer, .buf = buf, .size = size};

@@ -14,6 +14,14 @@ void kvprintf(const char *fmt, va_list ap);
 /* Format into buf (at most size bytes, always NUL-terminated); returns the length. */
 int ksnprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* A diagnostic of the kit's own files: a line "kit! message" saying what a
+ * kit check found wrong in a student function's result (demand_map's status,
+ * a frame the allocator must not hand out). The grader quotes these lines, and
+ * the core's "PANIC at" lines, in a failing test's message. Kit files only:
+ * student code prints with kprintf() or stops with panic(). */
+#define KDIAG_MARK "kit! "
+void kdiag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Report "PANIC at file:line: message", then stop (see kit_stop). */
 __noreturn void panic_at(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
