@@ -13,6 +13,9 @@
 #                                    N times (default 2): each must pass every run
 #   make bench                       time a boot, each lab's grading and make check
 #   make qemu LAB=..                 run a lab kernel, serial on this terminal (Ctrl-A X quits)
+#   make qemu LAB=.. INTLOG=1        the same, with QEMU's log of every interrupt and exception
+#                                    (-d int,cpu_reset) in build/<lab>/<variant>/qemu-int.log
+#                                    (INTLOG=path: there); make qemu prints where
 #   make qemu-gdb LAB=..             the same, stopped, waiting for gdb on a private socket
 #   make gdb LAB=..                  attach gdb (kernel symbols, 64-bit) to that socket
 #   make build LAB=..                build the lab's ISO only
@@ -27,6 +30,7 @@
 #   SOLUTION=1                       use solutions/<lab> instead of starter/<lab> (instructors)
 #   SUBMISSION=dir                   use a submission folder's starter/ files
 #   PARAMS="seed=5 physoff=..."      make qemu: per-boot parameters (as the grader passes them)
+#   INTLOG=1 | INTLOG=path           make qemu: log interrupts and exceptions (QEMU's -d int)
 #   GDB_SOCK=path                    make qemu-gdb / make gdb: the socket (default
 #                                    $TMPDIR/kit-<uid>/<lab>-<variant>.gdb.sock); give both the same
 #   V=1                              show full build commands
@@ -53,6 +57,7 @@ GDB_SOCK ?= $(or $(TMPDIR),/tmp)/kit-$(shell id -u)/$(LAB_NAME)-$(VARIANT).gdb.s
 QEMU_ARGS := -M q35,smm=off -cpu qemu64,+pdpe1gb -m 128M -display none -nic none -no-reboot \
 	-serial mon:stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	$(if $(PARAMS),-fw_cfg 'name=opt/kit/params$(,)string=$(PARAMS)')
+QEMU_INTLOG := $(if $(filter 1,$(INTLOG)),$(LAB_BUILD)/qemu-int.log,$(INTLOG))
 
 .PHONY: help setup need grade check check-cheats qemu qemu-gdb gdb build clean lab-required bench
 help:
@@ -126,7 +131,9 @@ qemu qemu-gdb gdb: lab-required
 else
 qemu: build
 	@echo "kit: serial on this terminal; Ctrl-A X quits, Ctrl-A C toggles QEMU's monitor"
-	qemu-system-x86_64 $(QEMU_ARGS) -cdrom $(LAB_BUILD)/kernel.iso
+	$(if $(QEMU_INTLOG),@echo 'kit: QEMU logs each interrupt and exception to $(abspath $(QEMU_INTLOG))')
+	qemu-system-x86_64 $(QEMU_ARGS) $(if $(QEMU_INTLOG),-d int$(,)cpu_reset -D '$(abspath $(QEMU_INTLOG))') \
+		-cdrom $(LAB_BUILD)/kernel.iso
 
 qemu-gdb: build
 	@mkdir -p "$$(dirname '$(GDB_SOCK)')"

@@ -4,7 +4,7 @@
 # so a space works; a value holding what a single-quoted word cannot carry
 # (' " $ ` \ or a newline) is refused here, with the variable's name.
 # Only values given from outside are checked (the kit's own defaults use $).
-CHECKED_VALUES += SUBMISSION SUBMISSIONS DIST GRADESCOPE OUT LAB TEST PARAMS GDB_SOCK V \
+CHECKED_VALUES += SUBMISSION SUBMISSIONS DIST GRADESCOPE OUT LAB TEST PARAMS GDB_SOCK V INTLOG \
 	UPTO PUBLISH PUBLISHED BUILD TMPDIR
 
 define value_newline
