@@ -542,8 +542,9 @@ def run_example(kit, ex, session, lab_tests):
         if ex.kind == "lab command":
             lines, stopped = session.run(ex.text)
             err = lines[0] if lines and re.match(r"(unknown command|usage:)", lines[0]) else None
-            if not err and stopped and not marks.get("stops"):
-                err = f"stopped the kernel: {' | '.join(lines[-4:])}"
+            if not err and stopped != bool(marks.get("stops")):
+                err = f"stopped the kernel: {' | '.join(lines[-4:])}" if stopped else \
+                    "the handout says it stops the kernel; it did not"
         else:
             lines = m.hmp(ex.text).strip("\n").split("\n")
             err = next((l.strip() for l in lines if HMP_ERRORS.search(l)), None)
