@@ -295,7 +295,7 @@ class Shape:
                     parts.append(f"(?P=v{toks.index(piece)})")
                 else:
                     names.append(piece)
-                    cls = r"0x[0-9a-f]+" if piece.startswith("0x") else \
+                    cls = r"0x[0-9a-f]+" if re.fullmatch(r"0x[0-9a-f]+", piece) else \
                         r"[0-9a-f]+" if re.fullmatch(r"[0-9a-f]+", piece) else r"\S+"
                     parts.append(f"(?P<v{toks.index(piece)}>{cls})")
             else:

@@ -27,6 +27,7 @@ paddr_t frame_alloc(void)
 
 void frame_free(paddr_t frame)
 {
-    /* LAB 5: put the frame back; panic("frame_free: ...") on a misaligned one. */
+    /* LAB 5: put the frame back; panic("frame_free: ...") on a misaligned one
+     * and on FRAME_NONE (mapper.h). */
     LAB_STUB(5, "frame_free");
 }

@@ -54,8 +54,9 @@ void frame_init(u64 max_frames);
  * was left there: zero it yourself when you need zeros. */
 paddr_t frame_alloc(void);
 
-/* Give a frame from frame_alloc() back to the pool. Panics on an address that
- * is not 4 KiB aligned. */
+/* Give a frame from frame_alloc() back to the pool. Panics ("frame_free: ...")
+ * on an address that is not 4 KiB aligned and on FRAME_NONE: frame 0 is never
+ * in the pool (pushed on a linked stack it would read as the empty pool). */
 void frame_free(paddr_t frame);
 
 /* ---- mappings (map.c) --------------------------------------------------- */
