@@ -196,7 +196,8 @@ def thumb_return(imm):
 # ---- the kernel's report ---------------------------------------------------------
 _REPORT = re.compile(
     r"MEMMANAGE: (?P<kind>[^(\n]*?) \(MMFSR 0x(?P<mmfsr>[0-9a-fA-F]+)[^)\n]*\)\n"
-    r"\s*address (?:0x(?P<addr>[0-9a-fA-F]+)|(?P<noaddr>unknown)[^\n]*)\n"
+    r"\s*address (?:0x(?P<addr>[0-9a-fA-F]+)|(?P<noaddr>unknown)[^\n]*?"
+    r"(?:, yet addr = 0x(?P<stale>[0-9a-fA-F]+))?)\n"
     r"\s*pc (?:0x(?P<pc>[0-9a-fA-F]+)|(?P<nopc>unknown)[^\n,]*)[^\n]*?, (?P<mode>unprivileged|privileged) thread")
 
 
@@ -205,6 +206,7 @@ class Report:
     kind: str
     mmfsr: int
     address: int     # None: "address unknown"
+    stale: int       # the addr field filled although MMARVALID was clear ("yet addr = ..."), or None
     pc: int          # None: "pc unknown"
     user: bool
 
@@ -216,6 +218,7 @@ def parse_report(text):
         return None
     return Report(m["kind"].strip(), int(m["mmfsr"], 16),
                   int(m["addr"], 16) if m["addr"] else None,
+                  int(m["stale"], 16) if m["stale"] else None,
                   int(m["pc"], 16) if m["pc"] else None, m["mode"] == "unprivileged")
 
 

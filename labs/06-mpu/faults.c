@@ -59,6 +59,8 @@ void mm_report(const struct mm_fault *f)
     kprintf(")\n");
     if (f->addr_valid)
         kprintf("  address 0x%08x\n", X32(f->addr));
+    else if (f->addr)  /* the contract: addr is 0 when MMARVALID is clear */
+        kprintf("  address unknown (MMARVALID clear), yet addr = 0x%08x\n", X32(f->addr));
     else
         kprintf("  address unknown (MMARVALID clear)\n");
     if (f->pc_valid)
