@@ -54,20 +54,8 @@ def pytest_runtest_makereport(item, call):
         text = str(e).strip() or type(e).__name__
         if type(e).__name__ not in ("AssertionError", "KernelError", "BuildError", "Failed"):
             text = f"{type(e).__name__}: {text}"
-        text = with_diagnostics(strip_introspection(text), getattr(item, "kit_marks", {}))
+        text = machine.quote_diagnostics(strip_introspection(text), getattr(item, "kit_marks", {}))
         report.user_properties.append(("message", text))
-
-
-def with_diagnostics(text, marks):
-    """text with the kernel's diagnostic lines since `marks` (machine.marks())
-    added, before the serial tail a KernelError ends with."""
-    said, more = machine.diagnostics(marks, known=text)
-    if not said:
-        return text
-    quote = "The kernel said:\n" + "\n".join(f"  | {line}" for line in said) \
-        + (f"\n  (and {more} more such line{'s' if more > 1 else ''})" if more else "")
-    head, tail, rest = text.partition("\nLast serial lines:")
-    return f"{head}\n{quote}{tail}{rest}"
 
 
 @pytest.fixture(autouse=True)

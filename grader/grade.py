@@ -304,7 +304,7 @@ def print_table(results, labs, variant, build_info, out, seed=None, make_vars=()
         rows = [r for r in results if r["lab"] == lab]
         secs = build_info.get(lab, (True, 0))[1]
         again = f"   repeat: {repeat_command(lab, seed, make_vars)}" if seed else ""
-        print(f"\n{lab} ({variant})   build {secs:.1f}s{again}", file=out)
+        print(f"\n{lab} ({variant.split('-')[0]})   build {secs:.1f}s{again}", file=out)
         lab_total = sum(r["points"] for r in rows)
         lab_earned = sum(r["points"] for r in rows if r["passed"])
         stubs, rest = stub_lines(lab, rows)

@@ -214,8 +214,8 @@ def test_recursive_install_refuses_used_slot(boots):
         f"{out.strip()[-300:]}")
     boots.inspect("slot_in_use").assert_panicked_in("recursive_install")
     assert model.same_entry(before, after), (
-        f"PML4[{s}] changed from 0x{before:016x} to 0x{after:016x} before the panic; "
-        "expected it untouched")
+        f"PML4[{s}] changed before the panic: {paging.entry_text(before)} -> "
+        f"{paging.entry_text(after)}; expected it untouched")
 
 
 @pytest.mark.points(3)
@@ -252,9 +252,14 @@ def test_recursive_install_refuses_slot_512(boots):
     assert "PANIC" in out and "recursive_install" in out, (
         f"`recursive {s}`: expected a panic in recursive_install; printed: {out.strip()[-300:]}")
     boots.inspect("cr3").assert_panicked_in("recursive_install")
-    changed = [i for i in range(1024) if before[8 * i:8 * i + 8] != after[8 * i:8 * i + 8]]
-    assert not changed, (f"`recursive {s}` changed the word {changed[0]} of the PML4 at "
-                         f"0x{pml4:x} and the page after it before the panic; expected both untouched")
+    changed = paging.word_changes(before, after)
+    if changed:
+        i, old, new = changed[0]
+        where = f"PML4[{i}]" if i < 512 else f"word {i - 512} of the page after it (slot {i})"
+        more = f" (and {len(changed) - 1} more words)" if len(changed) > 1 else ""
+        pytest.fail(f"`recursive {s}` changed {where}, PML4 at 0x{pml4:x}, before the panic: "
+                    f"{paging.entry_text(old)} -> {paging.entry_text(new)}{more}; expected the PML4 "
+                    "and the page after it untouched", pytrace=False)
 
 
 # ---- the shared boot "main": phys_to_virt, entries, then ptdump -------------------

@@ -66,6 +66,19 @@ def diagnostics(since, known=""):
     return out[:DIAG_LINES], len(out[DIAG_LINES:])
 
 
+def quote_diagnostics(text, since):
+    """A failure message `text` with the diagnostic lines printed since `since`
+    (a marks() value) that it does not quote yet, under "The kernel said:",
+    placed before the serial tail a KernelError ends with."""
+    said, more = diagnostics(since, known=text)
+    if not said:
+        return text
+    quote = "The kernel said:\n" + "\n".join(f"  | {line}" for line in said) \
+        + (f"\n  (and {more} more such line{'s' if more > 1 else ''})" if more else "")
+    head, tail, rest = text.partition("\nLast serial lines:")
+    return f"{head}\n{quote}{tail}{rest}"
+
+
 class KernelError(AssertionError):
     """The kernel did not behave: `verdict` is one word, str() explains it
     (what the kernel printed is quoted without its control characters)."""

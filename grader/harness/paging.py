@@ -2,6 +2,10 @@
 read from QEMU (never through the kernel).
 
     read_u64(pa) -> int     reads 8 bytes of guest physical memory
+
+and what changed between two readings, for messages that name the first
+difference: snapshot(), table_changes(), describe_changes() ("PML4[37] >
+PDPT[5] (table at 0x...): 0x... (P W) -> 0x..."), word_changes().
 """
 from dataclasses import dataclass, field
 
@@ -145,3 +149,89 @@ def parse_info_mem(text):
             perm = parts[2]
             out.append((int(s, 16), int(e, 16), perm[0] == "u", perm[2] == "w"))
     return out
+
+
+# ---- what changed: first differences, for messages ------------------------------------------
+
+def entry_text(entry):
+    """An entry as a message shows it: its 16 hex digits and its flags."""
+    names = " ".join(flag_names(entry))
+    return f"0x{entry:016x}" + (f" ({names})" if names else "")
+
+
+@dataclass
+class Tables:
+    """Page tables as they were at one moment: the PML4's address and the 512
+    entries of each table read (snapshot())."""
+    root: int
+    entries: dict  # {table_pa: tuple of 512 entries}
+
+
+def snapshot(table, cr3, tables):
+    """Tables(...) of `tables` (their physical addresses, the PML4 among them);
+    table(pa) reads the 512 entries of one (a PhysCache's table, say)."""
+    return Tables(cr3 & ADDR_MASK, {pa: tuple(table(pa)) for pa in tables})
+
+
+@dataclass
+class Change:
+    """One entry that differs: `path` is ((level, index), ...) from the PML4 down
+    to it, `table` the physical address of the table holding it."""
+    path: tuple
+    table: int
+    before: int
+    after: int
+
+    def __str__(self):
+        where = " > ".join(f"{LEVEL_NAMES[level]}[{i}]" for level, i in self.path)
+        return f"{where} (table at 0x{self.table:x}): {entry_text(self.before)} -> {entry_text(self.after)}"
+
+
+def _link(entry, level):
+    """The table an entry of `level` points to, or None (not present, a page)."""
+    if level == 1 or not entry & P or (level in (2, 3) and entry & PS):
+        return None
+    return entry & ADDR_MASK
+
+
+def table_changes(before, after, ignore=A | D):
+    """Every entry that differs between two snapshots (bits in `ignore` left
+    out: the walker sets A and D), in the order a walk from the PML4 meets
+    them; a table one side links and the other does not counts as all zero
+    there, so a new table's entries are changes too."""
+    out, seen = [], set()
+
+    def visit(tb, ta, level, path):
+        if (tb, ta) in seen:
+            return
+        seen.add((tb, ta))
+        old, new = before.entries.get(tb), after.entries.get(ta)
+        for i in range(512):
+            eb, ea = old[i] if old else 0, new[i] if new else 0
+            if (eb ^ ea) & ~ignore:
+                out.append(Change(path + ((level, i),), tb if old else ta, eb, ea))
+            cb, ca = _link(eb, level), _link(ea, level)
+            if cb is not None or ca is not None:
+                visit(cb, ca, level - 1, path + ((level, i),))
+
+    visit(before.root, after.root, 4, ())
+    return out
+
+
+def describe_changes(before, after, ignore=A | D):
+    """The first entry that differs, level, index and values before -> after,
+    and how many more do; '' when the tables are the same."""
+    if before.root != after.root:
+        return f"CR3 moved from the PML4 at 0x{before.root:x} to 0x{after.root:x}"
+    changes = table_changes(before, after, ignore)
+    if not changes:
+        return ""
+    more = len(changes) - 1
+    return f"{changes[0]}" + (f" (and {more} more entr{'ies' if more > 1 else 'y'} changed)" if more else "")
+
+
+def word_changes(before, after):
+    """[(index, old, new)] of the 8-byte words that differ between two equal-length
+    byte strings (a table, or memory read twice)."""
+    return [(i // 8, int.from_bytes(before[i:i + 8], "little"), int.from_bytes(after[i:i + 8], "little"))
+            for i in range(0, min(len(before), len(after)) - 7, 8) if before[i:i + 8] != after[i:i + 8]]
