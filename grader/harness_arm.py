@@ -22,7 +22,6 @@ and the verdict "lockup", the Cortex-M's triple fault: QEMU 7.2 aborts with
 import os
 import re
 import resource
-import signal
 import subprocess
 import tempfile
 import time
@@ -230,17 +229,6 @@ class ArmMachine(Machine):
 
     def triple_faulted(self):
         return self.lockup() is not None
-
-    # ---- teardown ---------------------------------------------------------------
-    def kill(self):
-        """End QEMU's process group now, without waiting for it: a thread still
-        driving this machine reads EOF and reaps QEMU itself. Only one thread
-        may wait for a process: a second waitpid() fails ("no child process")."""
-        if self.exit_status is None:
-            try:
-                os.killpg(self.child.pid, signal.SIGKILL)  # QEMU leads its own session
-            except ProcessLookupError:
-                pass
 
 
 class ArmSymbols(symbols.Symbols):

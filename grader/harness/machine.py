@@ -524,6 +524,16 @@ class Machine:
         return qemulog.triple_fault(self.log())
 
     # ---- teardown ---------------------------------------------------------------
+    def kill(self):
+        """End QEMU's process group now, without waiting for it: a thread still
+        driving this machine reads EOF and reaps QEMU itself. Only one thread
+        may wait for a process: a second waitpid() fails ("no child process")."""
+        if self.exit_status is None:
+            try:
+                os.killpg(self.child.pid, signal.SIGKILL)  # QEMU leads its own session
+            except ProcessLookupError:
+                pass
+
     def close(self):
         record = os.environ.get("KIT_TRANSCRIPTS")
         if record and self.raw:  # the cheat corpus replays what solutions printed
