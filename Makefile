@@ -5,6 +5,8 @@
 #                                    starter and passes on the solution (+ harness tests,
 #                                    a sample of the cheat corpus)
 #   make check-cheats                the whole cheat corpus against every lab
+#   make check-examples [LAB=..]     run the handouts' examples (make lines, lab> sessions, monitor
+#                                    commands) on the solutions; a table of run / not run / failing
 #   make mutants [LAB=..] [REPEAT=N] [JOBS=N]  grade every planted bug of grader/mutants/<lab>/:
 #                                    each must be caught (in N of N runs with REPEAT=N)
 #   make check-messages [LAB=..]     the planted classic bugs (`# message:` mutants): each caught
@@ -95,6 +97,11 @@ grade: need solution-published
 
 check: need
 	@$(PY) $(KIT)/grader/check.py $(if $(LAB),--lab '$(LAB)')
+
+# every example of the lab handouts (and the TA guide's) against the solutions
+.PHONY: check-examples
+check-examples: need
+	@$(PY) $(KIT)/grader/examples.py $(if $(LAB),--lab '$(LAB)')
 
 bench: need
 	@$(PY) $(KIT)/grader/bench.py --check

@@ -13,7 +13,11 @@ cheat against the first lab and the replaying, triple-faulting and
 non-compiling ones against every lab; `all` runs the whole corpus against
 every lab (`make check-cheats`). Last, --mutants K (default 1) mutants of
 each lab from the mutation suite (grader/mutants.py, a choice that rotates
-with the day): each must be killed. Exits non-zero on any defect.
+with the day): each must be killed. And every example of the lab handouts
+(grader/examples.py) runs against the solutions just built, with the TA
+guide's (grader/examples_ta.py): a table per handout of examples run, not
+run (with reasons) and failing closes the report; a failing one is a defect.
+Exits non-zero on any defect.
 """
 import argparse
 import datetime
@@ -71,6 +75,10 @@ def main():
     cheat_pool = ThreadPoolExecutor(max_workers=1)
     cheat_defects = cheat_pool.submit(check_cheats, transcripts, cheat_labs, args.cheats) \
         if args.cheats != "none" else None
+    # the handouts' examples against the solutions just built, two handouts at a time
+    import examples
+    example_pool = ThreadPoolExecutor(max_workers=2)
+    example_tasks = examples.submit(example_pool, labs=args.lab or None)
     # then a sample of the mutation suite, in the same thread: the self-tests
     # are the longest branch, so the two share the second core
     mutant_defects = cheat_pool.submit(check_mutants, args.lab, args.mutants) if args.mutants else None
@@ -108,6 +116,11 @@ def main():
         defects += cheat_defects.result()
     if mutant_defects:
         defects += mutant_defects.result()
+    records = examples.collect(example_tasks)
+    example_pool.shutdown()
+    examples.table(records)
+    defects += [f"handout example {r['handout']}:{r['line']} ({r['kind']}) no longer holds: {r['reason']}"
+                for r in records if r["status"] == "failing"]
     for d in defects:
         print(f"DEFECT {d}")
     print(f"make check: {'FAILED' if defects else 'passed'} in {time.monotonic() - t0:.1f}s")

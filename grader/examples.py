@@ -371,12 +371,14 @@ class Session:
     def start(self):
         """Boot; the machine, or None when the kernel stopped during the boot
         (what it printed is in boot_text either way)."""
+        from harness import config
         from harness.machine import Machine, PROMPT, STOPPED
+        built = config.build_root() / self.lab / "solution"  # explicit: no KIT_VARIANT needed
         if self.lab.startswith("06"):
             from harness_arm import ArmMachine
-            self.machine = ArmMachine(self.lab, self.params)
+            self.machine = ArmMachine(self.lab, self.params, kernel=built / "kernel.elf")
         else:
-            self.machine = Machine(self.lab, self.params, via="grub")
+            self.machine = Machine(self.lab, self.params, iso=built / "kernel.iso", via="grub")
         m = self.machine
         hit = m.expect(re.escape(PROMPT) + "|" + re.escape(STOPPED), m.boot_timeout, allow_stop=True,
                        what="the `lab> ` prompt", since=m.started)
@@ -490,7 +492,6 @@ def exception_note(note, lines):
 
 def run_handout(kit, handout, lab_tests, only=None):
     """Run one handout's examples (or those at the lines of `only`); their records."""
-    os.environ.setdefault("KIT_VARIANT", "solution")
     text = (Path(kit) / handout).read_text()
     lab = lab_of(handout)
     session = Session(lab)
@@ -617,33 +618,38 @@ def build(kit, labs):
     return failed
 
 
-def check(kit=KIT, labs=None, pool=None, ta=True):
-    """Run every lab handout's examples (in `pool`, one task a handout, when given);
-    with the TA guide's (examples_ta.check) when that module exists. The records."""
-    os.environ.setdefault("KIT_VARIANT", "solution")
+def submit(pool, kit=KIT, labs=None, ta=True):
+    """Start every lab handout's examples in `pool` (one task a handout), and the
+    TA guide's (examples_ta.check) when that module exists; collect() waits for them."""
     names = test_names(kit)
-    jobs = [(h,) for h in handouts(kit, labs)]
-    own_pool = pool is None
-    pool = pool or ThreadPoolExecutor(max_workers=2)
-    futures = [pool.submit(run_handout, kit, h, names) for (h,) in jobs]
-    ta_future = None
+    futures = [("lab", pool.submit(run_handout, kit, h, names)) for h in handouts(kit, labs)]
     if ta and not labs:
         try:
             import examples_ta
         except ImportError:
             examples_ta = None
         if examples_ta is not None:
-            ta_future = pool.submit(examples_ta.check, Path(kit))
-    records = [r for f in futures for r in f.result()]
-    if ta_future is not None:
+            futures.append(("ta", pool.submit(examples_ta.check, Path(kit))))
+    return futures
+
+
+def collect(futures):
+    """The records of submit()'s tasks; a task that raised is a failing record."""
+    records = []
+    for what, f in futures:
         try:
-            records += ta_future.result()
+            records += f.result()
         except Exception as e:
-            records.append(dict(handout="ta-guide.md", line=0, kind="module", status="failing",
-                                reason=f"examples_ta.check raised {type(e).__name__}: {e}"))
-    if own_pool:
-        pool.shutdown()
+            records.append(dict(handout="ta-guide.md" if what == "ta" else "handouts", line=0,
+                                kind="module", status="failing",
+                                reason=f"{type(e).__name__}: {str(e)[:300]}"))
     return records
+
+
+def check(kit=KIT, labs=None, ta=True):
+    """Run the examples (two handouts at a time); their records."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return collect(submit(pool, kit, labs, ta))
 
 
 def table(records, out=sys.stdout):

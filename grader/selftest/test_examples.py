@@ -1,0 +1,118 @@
+"""The handouts' tested examples (grader/examples.py) and the `make qemu` lines they rely on."""
+import os
+import re
+import signal
+import subprocess
+
+import pexpect
+
+import examples
+from harness import config
+
+KIT = config.KIT
+HANDOUT = "handouts/05-map-to.md"
+
+
+def _built(lab):
+    subprocess.run(["make", "-s", "-C", str(KIT), "build", f"LAB={lab}", "SOLUTION=1"], check=True,
+                   capture_output=True, timeout=300)
+
+
+def _session_with(text, needle):
+    """The lab session of `text` that holds `needle`."""
+    found = [ex for ex in examples.parse(HANDOUT, text) if ex.kind == "lab session" and needle in ex.text]
+    assert found, f"the Lab 05 handout has no session holding {needle!r}"
+    return found[0]
+
+
+def test_an_example_that_no_longer_holds_fails(tmp_path):
+    """Ex 2's session passes as written, and fails once one printed count is off by one."""
+    _built("05-map-to")
+    text = (KIT / HANDOUT).read_text()
+    ex = _session_with(text, "held 47 frames")
+    names = examples.test_names(KIT)
+    (tmp_path / "handouts").mkdir()
+    (tmp_path / HANDOUT).write_text(text)
+    ok = examples.run_handout(tmp_path, HANDOUT, names, only={ex.line})
+    assert [r["status"] for r in ok] == ["run"], ok
+    (tmp_path / HANDOUT).write_text(text.replace("held 47 frames", "held 48 frames", 1))
+    bad = examples.run_handout(tmp_path, HANDOUT, names, only={ex.line})
+    assert [r["status"] for r in bad] == ["failing"], bad
+    assert "held 48 frames" in bad[0]["reason"] and "held 47 frames" in bad[0]["reason"], bad
+
+
+def test_shape_binds_varying_tokens_and_keeps_counts_exact():
+    """A varying token matches any value once and the same value after; other text is exact."""
+    shape = examples.Shape("0x12a000")
+    assert shape.compare(["alloc 0x12a000"], ["alloc 0x33000"]) == ""
+    assert shape.substitute("fill 0x12a000 0x1") == "fill 0x33000 0x1"
+    assert shape.compare(["frame 0x12a000"], ["frame 0x34000"]) != ""
+    assert examples.Shape("").compare(["held 47 frames"], ["held 48 frames"]) != ""
+    assert examples.Shape("").compare(["a ...", "..."], ["a b c", "d", "e"]) == ""
+
+
+def test_markers_are_read_and_unknown_ones_fail():
+    """`not run:` is counted with its reason; a marker the runner does not know is a failure."""
+    text = ("<!-- example: not run: needs a display -->\n```\nlab> alloc\nalloc 0x1000\n```\n\n"
+            "<!-- example: frobnicate -->\n```\nlab> alloc\n```\n")
+    found = examples.parse(HANDOUT, text)
+    assert [ex.markers.get("not run") for ex in found] == ["needs a display", None]
+    assert found[1].problem and not found[0].problem
+
+
+def _make_qemu(*args, timeout=60):
+    return pexpect.spawn("make", ["-s", "-C", str(KIT), "qemu", "SOLUTION=1"] + list(args),
+                         timeout=timeout, encoding="utf-8", codec_errors="replace")
+
+
+def _quit(child):
+    """Ctrl-A X; then nothing of the session may be left (QEMU leads no other group)."""
+    try:
+        child.send("\x01x")
+        child.expect(pexpect.EOF, timeout=10)
+    finally:
+        if child.isalive():
+            os.killpg(child.pid, signal.SIGKILL)
+        child.close(force=True)
+    try:
+        os.killpg(child.pid, 0)
+        left = True
+    except ProcessLookupError:
+        left = False
+    assert not left, "a process of make qemu outlived Ctrl-A X"
+
+
+def test_make_qemu_lab05_params_frames_50():
+    """make qemu LAB=05 PARAMS="frames=50": the prompt comes, the pool holds exactly 50 frames."""
+    _built("05-map-to")
+    child = _make_qemu("LAB=05", "PARAMS=frames=50")
+    try:
+        child.expect(r"lab5: pool (\d+) frames")
+        assert child.match.group(1) == "50"
+        child.expect("lab> ")
+        child.send("alloc\r" * 51)
+        got = []
+        for _ in range(51):
+            child.expect(r"alloc (0x[0-9a-f]+)[^\n]*\n")
+            got.append(int(child.match.group(1), 16))
+        assert got[-1] == 0, f"the 51st alloc of a 50-frame pool gave {got[-1]:#x}"
+        assert len(set(got[:50])) == 50 and 0 not in got[:50], got
+    finally:
+        _quit(child)
+
+
+def test_make_qemu_intlog_names_the_log_and_records_faults(tmp_path):
+    """make qemu LAB=05 INTLOG=path: make says where; a lazy read leaves its #PF (v=0e) there."""
+    _built("05-map-to")
+    log = tmp_path / "int.log"
+    child = _make_qemu("LAB=05", f"INTLOG={log}")
+    try:
+        child.expect(re.escape(str(log)))
+        child.expect("lab> ")
+        child.send("read 0xffffc90000003008\r")
+        child.expect(r"read 0xffffc90000003008: 0x0+\s*\n")
+        child.expect("lab> ")
+    finally:
+        _quit(child)
+    faults = [l for l in log.read_text(errors="replace").splitlines() if "v=0e" in l]
+    assert faults and all("CR2=ffffc90000003008" in l for l in faults), faults
