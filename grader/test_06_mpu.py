@@ -8,7 +8,10 @@ compared with QEMU's own view, never taken at its word: the MPU registers
 MMFAR) read through QEMU's monitor, QEMU's record of each exception (-d int:
 "...with CFSR.DACCVIOL and MMFAR 0x..."), memory read by QEMU, the kernel
 ELF's symbols, and the grader's model of region matching and permissions
-(models/mpu.py).
+(models/mpu.py). Before each fatal access the grader leaves traces of an
+earlier life in the fault registers, as a real kernel's would hold: a bus
+error the kit survived (`kern probe`, BFSR flags in CFSR) and, where the
+fault will not set MMFAR, an old address there.
 
 Boots, started together at module setup: "main", shared by the checks that
 do not stop the kernel; "edge", for the refusals, the clears at both ends
@@ -34,7 +37,9 @@ from models.mpu import Region
 LAB = "06-mpu"
 ENCODE_SAMPLES = 12
 CTRL_ON = model.CTRL_ENABLE | model.CTRL_PRIVDEFENA
+CFSR_MMFSR = 0xFF  # CFSR's low byte; BFSR and UFSR above it
 MEMMANAGE = 4  # the MemManage vector
+BUS_ERROR_START, BUS_ERROR_SPAN = 0x50000000, 0x10000000  # nothing answers there on mps2-an385
 VALID_APS = [a for a in range(8) if a != model.AP_RESERVED]
 # the edge boot's checks, in this order, each after the stage it needs (edge_<step>(boots, ...))
 EDGE_STEPS = {"refused": "edge_regions", "clear": "edge_regions", "moved": "edge_on",
@@ -220,6 +225,7 @@ class Stop:
     excs: list          # [ArmExc] with a MemManage flag or vector
     memory_kept: bool   # a refused write left memory alone
     stale_mmfar: int    # the old address the grader left in MMFAR (no-address faults), or None
+    cfsr_before: int    # CFSR before the fault: an earlier bus error's BFSR flags
 
 
 class Boots:
@@ -480,10 +486,16 @@ def run_scenario(boots, name):
     stale = None if sc.outcome().address is not None else 4 * rng.randrange(1, 1 << 30)
     if stale is not None:
         cmds.append(f"kern write {hx(MMFAR)} {hx(stale)}")
+    # and a bus error the kit survives leaves its flags in CFSR's BFSR byte, beside the MMFSR
+    probe = f"kern probe {hx(BUS_ERROR_START + 4 * rng.randrange(BUS_ERROR_SPAN // 4))}"
+    cmds.append(probe)
     for cmd, out in zip(cmds, m.commands(cmds)):
         if cmd.startswith("region"):
             assert "set" in out, f"`{cmd}` was refused: {out.strip()!r}" + boots.where()
+        if cmd == probe:
+            assert "bus error" in out, f"grader bug: `{probe}` printed {out.strip()!r}"
     mpu_on(m, boots.where())
+    cfsr_before = m.fault_regs()["CFSR"]
     for who, access, addr in sc.before:
         run_allowed(boots, m, sc.mpu, who, access, addr, rng.getrandbits(32))
     m.command(f"select {sc.focus.number}")
@@ -498,9 +510,10 @@ def run_scenario(boots, name):
             raise KernelError(e.verdict, f"`{cmd}` must fault ({sc.outcome().why}), and the "
                               f"MemManage handler must report it and stop; {e}") from None
         raise
-    excs = [e for e in m.arm_exceptions() if e.vector == MEMMANAGE or e.cfsr_flags]
+    excs = [e for e in m.arm_exceptions()
+            if e.vector == MEMMANAGE or e.cfsr_flags & set(model.MMFSR_NAMES.values())]
     return Stop(cmd, out, model.parse_report(out), m.fault_regs(), m.mpu_regs(), excs,
-                old is None or m.read_word(addr) == old, stale)
+                old is None or m.read_word(addr) == old, stale, cfsr_before)
 
 
 def check_fault(boots, name):
@@ -526,15 +539,21 @@ def check_fault(boots, name):
         assert first.mmfar == addr, (f"QEMU recorded the fault at {hx(first.mmfar)}, expected "
                                      f"{hx(addr)} ({outcome.why}); QEMU: {first}" + w)
     # QEMU's registers at the stop
-    mmfsr = stop.fault["CFSR"] & 0xFF
+    mmfsr = stop.fault["CFSR"] & CFSR_MMFSR
     assert mmfsr == outcome.mmfsr, (
         f"CFSR's MMFSR is {hx(mmfsr)} ({model.mmfsr_text(mmfsr)}) in QEMU, expected "
         f"{hx(outcome.mmfsr)} ({model.mmfsr_text(outcome.mmfsr)}): {outcome.why}. Leave CFSR as "
         "the fault set it" + w)
+    assert stop.fault["CFSR"] & ~CFSR_MMFSR == stop.cfsr_before & ~CFSR_MMFSR, (
+        f"QEMU's CFSR is {hx(stop.fault['CFSR'])}, it held {hx(stop.cfsr_before)} before the fault: "
+        "leave CFSR as the fault set it" + w)
     assert stop.memory_kept, f"the refused write changed memory at {hx(addr)}" + w
     assert stop.mpu["CTRL"] == CTRL_ON, f"QEMU's MPU_CTRL is {hx(stop.mpu['CTRL'])}" + w
     check_region(boots, stop.mpu["RBAR"], stop.mpu["RASR"], sc.focus)
     # the report, against QEMU and the model
+    assert not rep.mmfsr & ~CFSR_MMFSR, (
+        f"the report's MMFSR {hx(rep.mmfsr)} is the whole CFSR: MMFSR is its low byte (SCB_CFSR & "
+        f"CFSR_MMFSR_MASK); bits {hx(rep.mmfsr & ~CFSR_MMFSR)} are an earlier bus error's (BFSR)" + w)
     assert rep.mmfsr == mmfsr, f"the report says MMFSR {hx(rep.mmfsr)}, QEMU's CFSR has {hx(mmfsr)}" + w
     if outcome.address is not None:
         assert stop.fault["MMFAR"] == addr, f"QEMU's MMFAR is {hx(stop.fault['MMFAR'])}" + w

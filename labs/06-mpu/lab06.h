@@ -29,6 +29,8 @@ enum user_op { USER_READ = 1, USER_WRITE, USER_EXEC, USER_STACK };
 u32 user_run(enum user_op op, u32 addr, u32 value);
 /* The same access, privileged (from the kernel). */
 u32 kern_run(enum user_op op, u32 addr, u32 value);
+/* A privileged read of addr into *word; false when the bus refused it (start.S). */
+bool kit_probe(u32 addr, u32 *word);
 
 /* ---- the kit's own regions (commands.c) ---- */
 const char *ap_name(u32 ap);

@@ -20,7 +20,7 @@ vector_table:
     .word fault_vector          /* 2: NMI */
     .word fault_vector          /* 3: HardFault */
     .word memmanage_vector      /* 4: MemManage */
-    .word fault_vector          /* 5: BusFault */
+    .word busfault_vector       /* 5: BusFault */
     .word fault_vector          /* 6: UsageFault */
     .word fault_vector, fault_vector, fault_vector, fault_vector   /* 7-10: reserved */
     .word svc_handler           /* 11: SVCall (svc.S) */
@@ -70,6 +70,42 @@ fault_vector:
     mrsne r0, psp
     mov r1, lr
     b fault_report
+
+/* BusFault: enabled only while kit_probe() runs (commands.c, `kern probe`).
+ * A bus error on its load is skipped: the probe returns false. CFSR keeps
+ * the BFSR flags, as after any bus error a kernel handled. Any other
+ * BusFault goes to fault_report. */
+    .global busfault_vector
+    .type busfault_vector, %function
+    .thumb_func
+busfault_vector:
+    tst lr, #EXC_RETURN_SPSEL
+    ite eq
+    mrseq r0, msp
+    mrsne r0, psp
+    ldr r1, [r0, #24]           /* the stacked pc */
+    ldr r2, =kit_probe_load
+    cmp r1, r2
+    bne fault_vector
+    adds r1, #2                 /* past the 16-bit load */
+    str r1, [r0, #24]
+    movs r2, #0
+    str r2, [r0]                /* the probe's r0: false */
+    bx lr
+
+/* bool kit_probe(u32 addr, u32 *word): the word at addr, read privileged,
+ * into *word; false when the bus refused the read (busfault_vector). */
+    .global kit_probe
+    .type kit_probe, %function
+    .thumb_func
+kit_probe:
+    mov r2, r0
+    movs r0, #1
+kit_probe_load:
+    ldr r2, [r2]                /* 16 bits: busfault_vector skips it */
+    cbz r0, 1f
+    str r2, [r1]
+1:  bx lr
 
 /* External interrupts: only the UART's receive interrupt is enabled, to wake
  * the CPU from wfi (uart.c); acknowledge it and return. */
