@@ -22,7 +22,6 @@ and the verdict "lockup", the Cortex-M's triple fault: QEMU 7.2 aborts with
 import os
 import re
 import resource
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -232,25 +231,11 @@ class ArmMachine(Machine):
 
 
 class ArmSymbols(symbols.Symbols):
-    """The kernel ELF's symbols with the Thumb bit cleared (arm-none-eabi-nm
-    prints a Thumb function at its real address; the host's nm adds 1)."""
+    """The kernel ELF's symbols with the Thumb bit cleared (a Thumb function at
+    its real address, as arm-none-eabi-nm prints it)."""
 
-    def __init__(self, path):  # noqa: super().__init__ would run the host's nm
-        out = subprocess.run(["arm-none-eabi-nm", "-S", "-n", "--defined-only", str(path)],
-                             check=True, capture_output=True, text=True).stdout
-        self.by_name, self.sorted = {}, []
-        for line in out.splitlines():
-            parts = line.split()
-            if len(parts) == 4:
-                addr, size, kind, name = parts[0], int(parts[1], 16), parts[2], parts[3]
-            elif len(parts) == 3:
-                addr, size, kind, name = parts[0], 0, parts[1], parts[2]
-            else:
-                continue
-            self.by_name[name] = int(addr, 16)
-            self.sorted.append((int(addr, 16), size, name, kind))
-        self.sorted.sort()
-        self._addrs = [s[0] for s in self.sorted]
+    def __init__(self, path):
+        super().__init__(path, thumb=True)
 
 
 @lru_cache(maxsize=None)

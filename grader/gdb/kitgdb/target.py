@@ -129,7 +129,7 @@ class Target:
         try:
             path = gdb.current_progspace().filename
             table = symbols_model.load(path) if path else None
-        except Exception:  # no ELF, or nm missing: names are a convenience
+        except Exception:  # no ELF, or readelf missing: names are a convenience
             table = None
         if table is None:
             return []
