@@ -42,6 +42,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lab", action="append", default=[])
     ap.add_argument("--cheats", choices=["sample", "all", "none"], default="sample")
+    ap.add_argument("--no-examples", action="store_true", help="leave out the handouts' examples")
     ap.add_argument("--mutants", type=int, default=MUTANT_SAMPLE, metavar="K",
                     help="grade K mutants per lab (grader/mutants.py, rotating by day; 0: none)")
     args = ap.parse_args()
@@ -78,7 +79,11 @@ def main():
     # the handouts' examples against the solutions just built, two handouts at a time
     import examples
     example_pool = ThreadPoolExecutor(max_workers=2)
-    example_tasks = examples.submit(example_pool, labs=args.lab or None)
+    t_examples = time.monotonic()
+    example_tasks = [] if args.no_examples else examples.submit(example_pool, labs=args.lab or None)
+    examples_done = []  # when each task ended
+    for _, f in example_tasks:
+        f.add_done_callback(lambda _: examples_done.append(time.monotonic()))
     # then a sample of the mutation suite, in the same thread: the self-tests
     # are the longest branch, so the two share the second core
     mutant_defects = cheat_pool.submit(check_mutants, args.lab, args.mutants) if args.mutants else None
@@ -118,7 +123,9 @@ def main():
         defects += mutant_defects.result()
     records = examples.collect(example_tasks)
     example_pool.shutdown()
-    examples.table(records)
+    if example_tasks:
+        examples.table(records)
+        print(f"handout examples: {max(examples_done) - t_examples:.1f}s, alongside the rest")
     defects += [f"handout example {r['handout']}:{r['line']} ({r['kind']}) no longer holds: {r['reason']}"
                 for r in records if r["status"] == "failing"]
     for d in defects:

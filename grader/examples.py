@@ -35,6 +35,7 @@ same paragraph) steers it, parts separated by `;`:
     <!-- example: not run: <reason> -->   the example cannot run here (counted, reason shown)
     <!-- example: params: frames=50 -->   boot a machine with these parameters for it
     <!-- example: fresh -->               boot a new machine for it
+    <!-- example: variant: starter -->    boot that build of the lab (default: solution)
     <!-- example: boot -->                the block is what the kernel prints before `lab> `
     <!-- example: vary: 0x12a000 ... -->   these tokens vary per run (see Shape)
     <!-- example: subset -->              the expected lines are some of the printed ones, in order
@@ -96,7 +97,7 @@ def read_markers(texts):
                 continue
             key, _, value = part.partition(":")
             key = key.strip()
-            if key in ("not run", "params", "vary", "expect"):
+            if key in ("not run", "params", "vary", "expect", "variant"):
                 out[key] = value.strip()
             elif key in ("fresh", "boot", "subset", "stops", "no example") and not value:
                 out[key] = True
@@ -169,7 +170,7 @@ def paragraph_examples(handout, para, commands):
     if not para:
         return []
     text = "\n".join(l for _, l in para)
-    check_para = bool(re.match(r"\s*(\* |- |\d+\. )?(\*\*)?Check\b", text))
+    check_para = bool(re.search(r"(^\s*(\* |- |\d+\. )?(\*\*)?|[.:]\s+)Check\b", text))
     found = []
     for ex in inline_examples(handout, para[0][0], text, commands, check_para):
         ex.line = para[0][0] + ex.line  # inline_examples gives the offset in lines
@@ -364,6 +365,7 @@ class Session:
 
     def __init__(self, lab):
         self.lab = lab
+        self.variant = "solution"
         self.params = {}
         self.machine = None
         self.boot_text = ""
@@ -373,7 +375,7 @@ class Session:
         (what it printed is in boot_text either way)."""
         from harness import config
         from harness.machine import Machine, PROMPT, STOPPED
-        built = config.build_root() / self.lab / "solution"  # explicit: no KIT_VARIANT needed
+        built = config.build_root() / self.lab / self.variant  # explicit: no KIT_VARIANT needed
         if self.lab.startswith("06"):
             from harness_arm import ArmMachine
             self.machine = ArmMachine(self.lab, self.params, kernel=built / "kernel.elf")
@@ -519,6 +521,15 @@ def run_handout(kit, handout, lab_tests, only=None):
 
 def run_example(kit, ex, session, lab_tests):
     marks = ex.markers
+    variant = marks.get("variant", "solution")
+    if variant != session.variant:  # this example, and this one only, on another build
+        session.close()
+        session.variant = variant
+        try:
+            return run_example(kit, ex, session, lab_tests)
+        finally:
+            session.close()
+            session.variant = "solution"
     params = parse_params(marks["params"]) if "params" in marks else None
     if ex.kind == "make":
         ok, reason = run_make(kit, ex.text, lab_tests)
