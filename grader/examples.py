@@ -51,9 +51,11 @@ import argparse
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -83,6 +85,7 @@ class Example:
     text: str        # the block's body or the inline command
     markers: dict = field(default_factory=dict)
     problem: str = ""
+    note: str = ""   # a make line's ` # comment`
 
     def record(self, status, reason=""):
         return dict(handout=self.handout, line=self.line, kind=self.kind,
@@ -187,7 +190,8 @@ def block_examples(handout, line, info, body, marks, problem):
         for k, row in enumerate(rows):
             cmd = strip_comment(row)
             if cmd:
-                found.append(Example(handout, line + 1 + k, "make", cmd, dict(marks), problem))
+                found.append(Example(handout, line + 1 + k, "make", cmd, dict(marks), problem,
+                                     note=row.strip()[len(cmd):]))
         return found
     if any(r.startswith("lab> ") for r in rows):
         return [Example(handout, line, "lab session", body, marks, problem)]
@@ -367,6 +371,7 @@ class Session:
         self.lab = lab
         self.variant = "solution"
         self.params = {}
+        self.gdb_qemu = self.gdb_tmp = None  # a make qemu-gdb waiting for the make gdb line
         self.machine = None
         self.boot_text = ""
 
@@ -402,6 +407,20 @@ class Session:
             self.machine.close()
             self.machine = None
 
+    def close_gdb(self):
+        """End the make qemu-gdb of a make gdb example (its process group) and its folder."""
+        child, self.gdb_qemu = self.gdb_qemu, None
+        if child is not None:
+            if child.isalive():
+                try:
+                    os.killpg(child.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            child.close(force=True)
+        if self.gdb_tmp:
+            shutil.rmtree(self.gdb_tmp, ignore_errors=True)
+            self.gdb_tmp = None
+
     def run(self, cmd):
         """Type `cmd`; (printed lines, stopped?). A stop ends this machine."""
         from harness.machine import PROMPT, STOPPED
@@ -419,7 +438,7 @@ class Session:
         return out.rstrip("\n").split("\n") if out.strip() else [], stopped
 
 
-def run_make(kit, cmd, lab_tests):
+def run_make(kit, cmd, lab_tests, session=None, note=""):
     """A make line: (ok, reason)."""
     words = shlex.split(cmd)
     env = dict(os.environ)
@@ -433,6 +452,8 @@ def run_make(kit, cmd, lab_tests):
                       "help")
     if target == "qemu" and "-n" not in args:
         return run_make_qemu(kit, args, env)
+    if target in ("qemu-gdb", "gdb") and "-n" not in args and session is not None:
+        return (run_make_qemu_gdb if target == "qemu-gdb" else run_make_gdb)(kit, args, env, session, note)
     if target == "setup":
         r = subprocess.run(["make", "-s", "-n", "setup"], cwd=kit, env=env, capture_output=True,
                            text=True, timeout=MAKE_TIMEOUT)
@@ -450,6 +471,58 @@ def run_make(kit, cmd, lab_tests):
         if test and not any(all(w.lower() in n.lower() for w in test.split()) for n in names):
             return False, f"TEST={test} selects none of the lab's tests"
     return True, ""
+
+
+def run_make_qemu_gdb(kit, args, env, session, note):
+    """make qemu-gdb: QEMU waits for gdb on the socket it names (kept for the make gdb line)."""
+    import pexpect
+    session.close_gdb()
+    session.gdb_tmp = tempfile.mkdtemp(prefix="kit-examples-gdb-")
+    env = dict(env, TMPDIR=session.gdb_tmp)
+    child = session.gdb_qemu = pexpect.spawn("make", ["-s"] + args + ["SOLUTION=1"], cwd=str(kit), env=env,
+                                             timeout=QEMU_PROMPT_TIMEOUT, encoding="utf-8",
+                                             codec_errors="replace")
+    if child.expect([r"waiting for gdb on (/\S+?\.sock)", pexpect.EOF, pexpect.TIMEOUT]) != 0:
+        return False, f"make {' '.join(args)} never said where QEMU waits for gdb: {child.before[-300:]!r}"
+    sock = Path(child.match.group(1))
+    deadline = time.monotonic() + QEMU_PROMPT_TIMEOUT
+    while not sock.exists():
+        if time.monotonic() > deadline or not child.isalive():
+            return False, f"QEMU never listened on {sock}"
+        time.sleep(0.02)
+    return True, ""
+
+
+def run_make_gdb(kit, args, env, session, note):
+    """make gdb, after a make qemu-gdb line: gdb attaches, and the gdb commands the
+    line's comment names (`kit idt`) run without an error."""
+    import pexpect
+    if session.gdb_qemu is None:
+        return False, "no make qemu-gdb line before it started a QEMU to attach to"
+    env = dict(env, TMPDIR=session.gdb_tmp, TERM="dumb")
+    child = pexpect.spawn("make", ["-s"] + args + ["SOLUTION=1"], cwd=str(kit), env=env,
+                          timeout=QEMU_PROMPT_TIMEOUT, encoding="utf-8", codec_errors="replace")
+    try:
+        if child.expect_exact(["(gdb) ", pexpect.EOF, pexpect.TIMEOUT]) != 0 \
+                or "Remote debugging using" not in child.before:
+            return False, f"gdb did not attach: {child.before[-300:]!r}"
+        for cmd in re.findall(r"`([^`]+)`", note):
+            child.sendline(cmd)
+            if child.expect_exact(["(gdb) ", pexpect.EOF, pexpect.TIMEOUT]) != 0:
+                return False, f"`{cmd}`: gdb gave no prompt"
+            err = re.search(r"Undefined command|No symbol|Python Exception|Traceback|kit: error[^\n]*",
+                            child.before)
+            if err:
+                return False, f"`{cmd}` at gdb: {err.group(0)}"
+        return True, ""
+    finally:
+        if child.isalive():
+            try:
+                os.killpg(child.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        child.close(force=True)
+        session.close_gdb()
 
 
 def run_make_qemu(kit, args, env):
@@ -516,6 +589,7 @@ def run_handout(kit, handout, lab_tests, only=None):
             records.append(ex.record("failing" if reason else "run", reason))
     finally:
         session.close()
+        session.close_gdb()
     return records
 
 
@@ -532,7 +606,7 @@ def run_example(kit, ex, session, lab_tests):
             session.variant = "solution"
     params = parse_params(marks["params"]) if "params" in marks else None
     if ex.kind == "make":
-        ok, reason = run_make(kit, ex.text, lab_tests)
+        ok, reason = run_make(kit, ex.text, lab_tests, session, ex.note)
         words = shlex.split(ex.text)
         if ok and "qemu" in words and "-n" not in words:  # the session follows the student's make qemu
             p = next((w.partition("=")[2] for w in words if w.startswith("PARAMS=")), "")
