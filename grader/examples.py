@@ -359,6 +359,16 @@ def parse_params(text):
     return out
 
 
+def end(child):
+    """End a pexpect child and its whole process group (make, QEMU, gdb: it leads it)."""
+    if child.isalive():
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    child.close(force=True)
+
+
 class Stopped(Exception):
     """The kernel stopped during its boot (the PARAMS asked for a fault)."""
 
@@ -411,12 +421,7 @@ class Session:
         """End the make qemu-gdb of a make gdb example (its process group) and its folder."""
         child, self.gdb_qemu = self.gdb_qemu, None
         if child is not None:
-            if child.isalive():
-                try:
-                    os.killpg(child.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            child.close(force=True)
+            end(child)
         if self.gdb_tmp:
             shutil.rmtree(self.gdb_tmp, ignore_errors=True)
             self.gdb_tmp = None
@@ -516,12 +521,7 @@ def run_make_gdb(kit, args, env, session, note):
                 return False, f"`{cmd}` at gdb: {err.group(0)}"
         return True, ""
     finally:
-        if child.isalive():
-            try:
-                os.killpg(child.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        child.close(force=True)
+        end(child)
         session.close_gdb()
 
 
@@ -542,12 +542,7 @@ def run_make_qemu(kit, args, env):
             return False, "Ctrl-A X did not end QEMU"
         return True, ""
     finally:
-        if child.isalive():
-            try:
-                os.killpg(child.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        child.close(force=True)
+        end(child)
 
 
 def exception_note(note, lines):
