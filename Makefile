@@ -144,13 +144,19 @@ qemu: build
 
 qemu-gdb: build
 	@mkdir -p "$$(dirname '$(GDB_SOCK)')"
-	@if ss -xlH 2>/dev/null | awk '{print $$5}' | grep -qxF '$(GDB_SOCK)'; then \
+	@if $(call LISTENING); then \
 		echo 'kit: $(GDB_SOCK) is in use by another QEMU of yours; give both commands GDB_SOCK=<another path>'; exit 1; fi
+	@test $$(printf %s '$(abspath $(GDB_SOCK))' | wc -c) -le 107 || { echo "kit: $(abspath $(GDB_SOCK)) is longer than"\
+		"a unix socket's path may be (107 bytes): give both commands GDB_SOCK=<a shorter path>"; exit 1; }
 	@rm -f '$(GDB_SOCK)'
 	@echo "kit: waiting for gdb on $(abspath $(GDB_SOCK)); in another terminal, run:"
 	@echo "  $(GDB_LINE)"
 	qemu-system-x86_64 $(QEMU_ARGS) -action shutdown=pause -d int,cpu_reset -D '$(patsubst %.sock,%,$(GDB_SOCK)).int.log' \
 		-cdrom $(LAB_BUILD)/kernel.iso -gdb 'unix:$(abspath $(GDB_SOCK)),server=on,wait=off' -S
+
+# Does a process listen on the socket? (ss where it exists; else: is there a socket file)
+LISTENING = if command -v ss >/dev/null; then ss -xlH | awk '{print $$5}' | grep -qxF '$(abspath $(GDB_SOCK))'; \
+	else test -S '$(GDB_SOCK)'; fi
 
 # The `make gdb` line that reaches this QEMU: the same lab, variant and socket (a
 # socket given on the command line or in the environment is named, absolute).
@@ -158,7 +164,7 @@ GDB_LINE = make gdb LAB=$(LAB)$(if $(SOLUTION), SOLUTION=1,$(if $(SUBMISSION), '
 	$(filter-out file,$(origin GDB_SOCK)), 'GDB_SOCK=$(abspath $(GDB_SOCK))')
 
 gdb: lab-required
-	@test -S '$(GDB_SOCK)' || { echo "kit: no QEMU waits on $(abspath $(GDB_SOCK)): start make qemu-gdb first, with the same LAB, SOLUTION/SUBMISSION and GDB_SOCK"; exit 1; }
+	@$(call LISTENING) || { echo "kit: no QEMU waits on $(abspath $(GDB_SOCK)): start make qemu-gdb first, with the same LAB, SOLUTION/SUBMISSION and GDB_SOCK"; exit 1; }
 	gdb -q -nx -ex 'set architecture i386:x86-64' -ex 'file $(LAB_BUILD)/kernel.elf' \
 		$(if $(wildcard $(KIT)/grader/gdb/kit.py),-x $(KIT)/grader/gdb/kit.py) \
 		-ex 'target remote $(GDB_SOCK)'

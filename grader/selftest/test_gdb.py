@@ -3,6 +3,7 @@ symbols, and QEMU's registers through `monitor`."""
 import os
 import re
 import subprocess
+from pathlib import Path
 
 from harness import Machine, config
 
@@ -30,3 +31,57 @@ def test_gdb_stops_in_64bit_c_and_reads_cr3(smoke_iso, tmp_path):
         assert "lab_main" in re.search(r"\$2 = .*", out).group(0)
     finally:
         m.close()
+
+
+# ---- a TA's session, through the Makefile (issue 17) ---------------------------------
+
+def ta_session(tmp_path, *variant, sock=True):
+    """make qemu-gdb LAB=02 (+ variant) on one terminal, the make gdb line it printed on
+    another: examples_ta.Session, with TMPDIR private to the test."""
+    import examples_ta
+    s = examples_ta.Session(config.KIT, tmp_path, "ta", "02", variant,
+                            str(tmp_path / "ta.sock") if sock else None)
+    s.start()
+    return s
+
+
+def test_break_trap_stops_on_exceptions_only_while_a_command_is_typed(tmp_path):
+    """With `break trap` (the exception path) set, typing at lab> key by key stops nothing,
+    a command that raises no exception runs to the next prompt, and the one that faults
+    stops gdb in trap() with the #PF's frame."""
+    s = ta_session(tmp_path, "SOLUTION=1")
+    try:
+        assert "Breakpoint 1 at" in s.run_gdb("break trap")
+        s.send_gdb("continue")
+        out, stopped = s.type_serial("help", True, pace=0.03)  # raises if gdb stops on a key
+        assert not stopped and "fault" in out, (out, stopped)
+        out, stopped = s.type_serial("fault write 0xdeadbeaf", True, pace=0.03)
+        assert re.search(r"Breakpoint 1, trap \(tf=0x[0-9a-f]+\)", stopped), stopped
+        assert re.search(r"= 14\b", s.run_gdb("print tf->vector")), "trap stopped on another vector"
+        assert re.search(r"cr2\s+0x0*deadbeaf", s.run_gdb("kit frame"))
+    finally:
+        s.close()
+
+
+def test_qemu_gdb_prints_the_make_gdb_line_of_its_submission_and_socket(tmp_path):
+    """make qemu-gdb SUBMISSION=<dir> names SUBMISSION (absolute) in its make gdb line and the
+    socket QEMU listens on; that line's gdb connects (the starter stops at the reset vector)."""
+    import shutil
+    import tempfile
+    sub = tmp_path / "their-copy"
+    shutil.copytree(config.KIT / "starter", sub / "starter")
+    tmp_path = Path(tempfile.mkdtemp(prefix="kit-", dir="/tmp"))  # the default socket's path must
+    # fit a unix socket's 107 bytes: pytest's own folders are too deep
+    s = ta_session(tmp_path, f"SUBMISSION={sub}", sock=False)
+    try:
+        assert s.hint == f"make gdb LAB=02 'SUBMISSION={sub}'", s.hint
+        assert Path(s.sock).is_socket() and Path(s.sock).parent == tmp_path / f"kit-{os.getuid()}"
+        assert "0x000000000000fff0 in ?? ()" in s.connect_out, s.connect_out
+        assert "submission-" in s.run_gdb("info files").split("\n")[0] + s.run_gdb("info files")
+    finally:
+        s.close()
+    r = subprocess.run(["make", "-s", "-C", str(config.KIT), "gdb", "LAB=02", f"SUBMISSION={sub}"],
+                       env=dict(os.environ, TMPDIR=str(tmp_path)), stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=60)
+    shutil.rmtree(tmp_path, ignore_errors=True)
+    assert r.returncode != 0 and "no QEMU waits on" in r.stdout + r.stderr, r.stdout + r.stderr
