@@ -14,6 +14,7 @@ import re
 import pytest
 
 from harness import new_rng, paging, symbols
+from harness.machine import KERNEL_VMA, STOPPED
 from models import mapper as mm
 
 LAB = "05-map-to"
@@ -21,6 +22,7 @@ PAGE = mm.PAGE
 LAZY_BASE, LAZY_SIZE = 0xFFFFC90000000000, 1 << 30
 VGA_FRAME = 0xB8000
 VGA_BYTES = 80 * 25 * 2
+MAX_PHYS = 1 << 32  # labs/05-map-to/pool.c: the most memory the kit's checks cover
 RAM_FRAMES = (0x100000, 0x7F00000)  # where the random (never accessed) frames come from
 RANDOM_FLAG_BITS = (mm.W, mm.U, mm.NX, mm.G, mm.PWT, mm.PCD)
 ACCESSED_DIRTY_RW = mm.P | mm.W | mm.A | mm.D  # preset A/D: the first read needs no re-walk
@@ -37,8 +39,9 @@ class Lab5:
     """The shared boot and what the grader knows about it: the memory map and
     the kernel's footprint (its own reading), the PML4 slots in use."""
 
-    def __init__(self, machine, rng, frames, physoff):
+    def __init__(self, machine, rng, frames, physoff, trim=0):
         self.m, self.rng, self.frames, self.physoff = machine, rng, frames, physoff
+        self.trim = trim  # the kernel's trim= parameter: usable regions shrunk at both ends
         # pexpect sleeps 50 ms before every send by default: 2/3 of this lab's time
         machine.child.delaybeforesend = None
         self.used_slots = set()
@@ -68,11 +71,12 @@ class Lab5:
         self.boot_bad = re.findall(r"bad frame (0x[0-9a-f]+) from frame_alloc: ([^\n]*)", out)
         self.info = (int(b.group(4), 16), int(b.group(5), 16))
         try:
-            regions = mm.boot_regions(self.m, *self.info)
+            regions = trimmed(mm.boot_regions(self.m, *self.info), self.trim)
         except ValueError as e:
             raise AssertionError(f"the boot information at 0x{self.info[0]:x} is unreadable ({e}): "
                                  "did frame_init() hand out its frame, so the kit's fill pattern "
                                  "overwrote it?")
+        self.regions = regions
         self.rules = mm.FrameRules(regions, mm.elf_loads(self.m.elf), self.info)
         self.cr3 = self.m.regs().cr3
         mem = mm.PhysCache(self.m)
@@ -149,12 +153,49 @@ class Lab5:
         return pa
 
     def snapshot(self):
-        """Digest of every reachable table (A/D masked) and the tables, from physical memory."""
-        return mm.tables_digest(mm.PhysCache(self.m), self.cr3, self.rules.ram_top)
+        """{table_pa: (level, entries with A/D masked)} of every table reachable
+        from CR3, read from physical memory."""
+        mem = mm.PhysCache(self.m)
+        return {pa: (level, [e & ~mm.AD for e in mem.table(pa)])
+                for pa, level in mm.table_tree(mem, self.cr3, self.rules.ram_top).items()}
+
+    def pool_size(self):
+        """How many frames frame_alloc() hands out before FRAME_NONE (all given back)."""
+        out = self.m.command("hold 0")
+        self.m.command("release")
+        held = re.search(r"held (\d+) frames", out)
+        assert held, f"`hold 0` failed:\n{out[-500:]}"
+        return int(held.group(1))
 
     def walk(self, va, mem=None):
         mem = mem or mm.PhysCache(self.m)
         return paging.walk(mem.u64, self.cr3, va)
+
+
+def trimmed(regions, n):
+    """The memory map as the kernel sees it with trim=n (labs/05-map-to/main.c)."""
+    return [mm.Region(r.base + n, r.end - n, r.type)
+            if n and r.type == mm.USABLE and r.end - r.base > 2 * n else r for r in regions]
+
+
+def first_difference(before, after):
+    """The first entry (highest level first) that differs between two snapshot()s,
+    as text: level, table, index, before -> after."""
+    order = sorted(set(before) | set(after),
+                   key=lambda pa: (-(before.get(pa) or after.get(pa))[0], pa))
+    for pa in order:
+        if pa not in before or pa not in after:
+            continue  # a table (un)linked: its parent entry differs and comes first
+        level, old = before[pa]
+        new = after[pa][1]
+        for i, (a, b) in enumerate(zip(old, new)):
+            if a != b:
+                return (f"{mm_level_name(level)} at 0x{pa:x}, entry {i}: 0x{a:x} "
+                        f"({mm.flag_text(a)}) -> 0x{b:x} ({mm.flag_text(b)})")
+    extra = sorted(set(after) - set(before))
+    if extra:
+        return f"a new table at 0x{extra[0]:x} is reachable"
+    return "no entry differs"
 
 
 def mm_index(va, level):
@@ -171,7 +212,10 @@ def status_code(name):
 
 def _start_machines(pool):
     """Both boots start together: the shared one (GRUB, a capped and filled
-    pool) and one with the allocator's whole pool for the audit (PVH)."""
+    pool) and one with the allocator's whole pool for the audit (PVH), its
+    usable regions trimmed by a few bytes (not a multiple of 4 KiB) at both
+    ends so frame_init must round; after the audit it is the spare boot that
+    a panic may end."""
     if "main" in pool:
         return
     rng = new_rng(LAB)
@@ -179,11 +223,12 @@ def _start_machines(pool):
     physoff = (0xFFFF800000000000 | (rng.randrange(260, 400) << 39)
                | (rng.randrange(0, 500) << 30))
     fill = int.from_bytes(bytes(rng.randrange(0x11, 0xFF) for _ in range(8)), "little")
+    trim = rng.randrange(1, PAGE)
     pool.start_many([("main", LAB, dict(via="grub", seed=rng.randrange(1 << 32), frames=frames,
                                         physoff=physoff, fill=fill)),
-                     ("full", LAB, dict(seed=rng.randrange(1 << 32), fill=0))])
+                     ("full", LAB, dict(seed=rng.randrange(1 << 32), fill=0, trim=trim))])
     pool.lab = Lab5(pool["main"], rng, frames, physoff)
-    pool.full = Lab5(pool["full"], rng, None, 0xFFFF888000000000)
+    pool.full = Lab5(pool["full"], rng, None, 0xFFFF888000000000, trim)
 
 
 @pytest.fixture(scope="module")
@@ -215,6 +260,7 @@ def random_maps(lab):
                 (lab.low_page(False), lab.random_flags()),
                 (beside, lab.random_flags() | mm.U)]
         maps = []
+        pool_before = lab.pool_size()
         for va, flags in plan:
             if va == beside and not _clean(maps[1]):
                 continue  # it would descend into junk: the zeroing test reports the cause
@@ -228,6 +274,7 @@ def random_maps(lab):
             created = {tbl: mem.table(tbl) for lvl, tbl, _, _ in after.steps if lvl < before.level}
             maps.append(dict(va=va, frame=frame, flags=flags, before=before, code=code,
                              tables_before=tables_before, after=after, created=created))
+        lab.random_pool = (pool_before, lab.pool_size())
         return maps
     except AssertionError as e:  # KernelError too
         return e
@@ -258,7 +305,8 @@ def _require_ok(mp):
 
 def _audit(lab, tables=()):
     """Take every free frame (the kit lists them as runs); check each run against
-    the grader's own memory map, ELF and boot information, and against `tables`."""
+    the grader's own memory map, ELF and boot information, and against `tables`.
+    Returns the set of free frames."""
     out = lab.m.command("hold 0 list")
     lab.m.command("release")
     bad = re.findall(r"bad frame (0x[0-9a-f]+) from frame_alloc: ([^\n]*)", out)
@@ -272,26 +320,99 @@ def _audit(lab, tables=()):
         assert why is None, f"frame_alloc() handed out frames 0x{s:x}-0x{e:x}: {why}"
         live = [t for t in tables if s <= t < e]
         assert not live, f"frame_alloc() handed out 0x{live[0]:x}, a page table in use"
-    return int(held.group(1))
+    return {pa for s, e in runs for pa in range(s, e, PAGE)}
+
+
+def _kernel_image(lab):
+    """[start, end) of the kernel image as boot_info gives it to frame_init
+    (labs/kernel/multiboot.c), from the ELF: its first load address, __kernel_end."""
+    end = symbols.load(lab.m.elf).addr("__kernel_end") - KERNEL_VMA
+    return min(s for s, _ in lab.rules.kernel), end
+
+
+def _whole_pool(lab):
+    """Every frame the contract puts in a pool without a cap: each whole 4 KiB
+    inside one usable region, not frame 0, overlapping neither the kernel image
+    nor the boot information. {pa: why it is notable} for the message."""
+    (ks, ke), (bs, be) = _kernel_image(lab), lab.info
+    frames = {}
+    for r in lab.regions:
+        if r.type != mm.USABLE:
+            continue
+        first, end = -(-r.base // PAGE) * PAGE, r.end // PAGE * PAGE
+        for pa in range(max(first, PAGE), min(end, MAX_PHYS), PAGE):
+            if pa < ke and ks < pa + PAGE or pa < be and bs < pa + PAGE:
+                continue
+            near = [why for cond, why in [
+                (pa == first, f"the first whole frame of the usable region 0x{r.base:x}-0x{r.end:x}"),
+                (pa + PAGE == end, f"the last whole frame of the usable region 0x{r.base:x}-0x{r.end:x}"),
+                (pa == ke, f"right after the kernel image (which ends at 0x{ke:x})"),
+                (pa + PAGE == ks, f"right before the kernel image (from 0x{ks:x})"),
+                (be <= pa < be + PAGE, f"the first frame after the boot information (ends at 0x{be:x})"),
+                (bs - PAGE < pa + PAGE <= bs,
+                 f"the last frame before the boot information (from 0x{bs:x})")] if cond]
+            frames[pa] = "; ".join(near)
+    return frames
+
+
+def _pool_short_cause(lab):
+    """Why the capped pool is short, from physical memory: frame_free writes its
+    link into the first eight bytes of a freed frame, and frame 0 holds the
+    BIOS's interrupt vectors (segment:offset pairs, never a frame address)."""
+    word = int.from_bytes(lab.m.read_phys(0, 8), "little")
+    if word % PAGE == 0 and word < lab.rules.ram_top:
+        return (f" Frame 0 went into the pool: its first eight bytes now hold 0x{word:x}, a free-list "
+                "link, where the BIOS keeps its interrupt vectors. frame_alloc() handing out frame 0 "
+                "returns FRAME_NONE (0), which means \"empty\", so the pool ends there: keep frame 0 "
+                "out in frame_init.")
+    if lab.pool == 0:
+        return " frame_alloc() returned FRAME_NONE at once: did frame_init add any frame?"
+    return " Did frame_init stop early, or count a frame it did not add (frame 0, an overlap)?"
 
 
 @pytest.mark.points(3)
 def test_allocator_hands_out_only_free_usable_frames(lab, full_pool):
-    """Every free frame is usable, outside the kernel and the boot information, and unique; the pool respects frames=."""
+    """Every free frame is usable, outside the kernel and the boot information, and unique; without a cap the pool holds every such frame (regions not page-aligned); the pool respects frames=."""
     for state in (full_pool, lab):
         state.start()
         assert not state.boot_bad, f"at boot, frame_alloc() handed out {state.boot_bad[0][0]}: " \
             f"{state.boot_bad[0][1]}"
-    _audit(full_pool)
+    got, want = _audit(full_pool), _whole_pool(full_pool)
+    missing, extra = sorted(set(want) - got), sorted(got - set(want))
+    assert not extra, f"frame_init put frame 0x{extra[0]:x} in the pool: it is not a whole 4 KiB " \
+        f"inside one usable region ({len(extra)} such frames; round each region's start up and its " \
+        "end down to 4 KiB)"
+    assert not missing, f"without a cap (FRAME_POOL_ALL) the pool lacks {len(missing)} of the " \
+        f"{len(want)} frames it may hold, first 0x{missing[0]:x}" + \
+        (f" ({want[missing[0]]})" if want[missing[0]] else "") + \
+        ": a frame that only touches the kernel image or the boot information does not overlap it, " \
+        "and every whole frame of a usable region counts"
+    assert lab.pool >= lab.frames, f"the pool holds {lab.pool} frames, but frame_init was asked " \
+        f"for at most {lab.frames} (max_frames), with far more usable memory." + _pool_short_cause(lab)
     assert lab.pool == lab.frames, f"the pool holds {lab.pool} frames, but frame_init was asked " \
-        f"for at most {lab.frames} (max_frames), with far more usable memory"
+        f"for at most {lab.frames} (max_frames)"
     mem = mm.PhysCache(lab.m)
     tables = mm.table_tree(mem, lab.cr3, lab.rules.ram_top)
     for pa in tables:
         if not lab.rules.in_kernel(pa):
             why = lab.rules.problem(pa)
             assert why is None, f"a page table made by map_to is frame 0x{pa:x}: {why}"
-    assert _audit(lab, tables) <= lab.frames, "the allocator gave out more frames than its pool had"
+    assert len(_audit(lab, tables)) <= lab.frames, "the allocator gave out more frames than its pool had"
+
+
+@pytest.mark.points(1)
+def test_frame_free_panics_on_misaligned_frame(full_pool):
+    """frame_free of a frame plus an offset below 4 KiB panics in frame_free (on the spare boot, after its audit)."""
+    full_pool.start()
+    m = full_pool.m
+    frame = full_pool.alloc()
+    bad = frame | full_pool.rng.randrange(1, PAGE) | 0x801  # bit 0 and bit 11 set
+    m.send(f"free 0x{bad:x}")
+    r = m.expect(r"freed 0x[0-9a-f]+|" + re.escape(STOPPED), allow_stop=True,
+                 what=f"`freed` or a stop after `free 0x{bad:x}`")
+    assert r.group(0) == STOPPED, f"frame_free(0x{bad:x}) returned: a frame that is not 4 KiB " \
+        "aligned must make frame_free panic (\"frame_free: ...\"), not join the pool"
+    m.assert_panicked_in("frame_free", f"frame_free(0x{bad:x})")
 
 
 # ---- creating mappings ----------------------------------------------------------------
@@ -339,6 +460,11 @@ def test_map_creates_fresh_zeroed_tables(lab, random_maps):
             junk = [(i, e) for i, e in enumerate(mp["created"][tbl]) if e and i != idx]
             assert not junk, f"{_describe(mp)}: the new {name} at 0x{tbl:x} is not zeroed: entry " \
                 f"{junk[0][0]} holds 0x{junk[0][1]:x} ({len(junk)} stray entries; zero each new table)"
+    made = sum(len(mp["created"]) for mp in random_maps)
+    before, after = lab.random_pool
+    assert before - after == made, f"these {len(random_maps)} map_to calls created {made} tables " \
+        f"but the pool went from {before} to {after} frames: map_to must take exactly one frame " \
+        "per table it links (and give back any other)"
     tables = mm.table_tree(mm.PhysCache(lab.m), lab.cr3, lab.rules.ram_top)
     _audit(lab, tables)  # no table in use may still be in the free pool
 
@@ -359,82 +485,145 @@ def test_map_parent_entries_present_writable_user(lab, random_maps):
             new_link = lvl <= mp["before"].level
             got = e & checked
             ok = got == want if new_link else got & want == want
-            assert ok, f"{_describe(mp)}: the {mm_level_name(lvl)} entry {idx} is " \
-                f"{mm.flag_text(got)}, expected {'exactly ' if new_link else 'at least '}" \
-                f"{mm.flag_text(want)}"
+            lacking = mm.flag_text(want & ~got) if want & ~got else ""
+            cause = (f": a parent entry without {lacking} narrows every page below it (the CPU "
+                     "ANDs W and U over the levels); link new tables with P|W, plus U for a user "
+                     "page, and add those bits to existing parents") if lacking else \
+                ": a new parent entry carries only P|W (plus U), never the leaf's other flags"
+            assert ok, f"{_describe(mp)}: the {mm_level_name(lvl)} entry {idx} (a parent entry) " \
+                f"is {mm.flag_text(got)}, expected {'exactly ' if new_link else 'at least '}" \
+                f"{mm.flag_text(want)}" + cause
 
 
 # ---- failures change nothing -----------------------------------------------------------
 
-def _fails_cleanly(lab, cases):
-    """Run `map` for each (va, pa, flags, expected status, why): each must return
-    its status, and the page tables must be byte-for-byte as before (A/D masked)."""
-    before, _ = lab.snapshot()
-    for va, pa, flags, expect, why in cases:
-        code = lab.map(va, pa, flags)
-        assert code == status_code(expect), f"map_to(0x{va:x}, 0x{pa:x}, 0x{flags:x}) {why}: " \
-            f"returned {code}, expected {expect} ({status_code(expect)})"
-    after, _ = lab.snapshot()
-    assert before == after, "map_to returned " + \
-        " / ".join(f"{e} for 0x{va:x}" for va, _, _, e, _ in cases) + \
-        " but changed the page tables: a failing map_to must leave every table as it was"
+HINTS = {  # the usual cause when a refusal returned something else
+    "MAP_ERR_HUGE": " A PDPT or PD entry on the way has PS set (a 2 MiB or 1 GiB page): its address "
+                    "is the memory it maps, not a table; stop there with MAP_ERR_HUGE.",
+    "MAP_ERR_MAPPED": " The PT entry is present: refuse instead of replacing a mapping.",
+    "MAP_ERR_INVALID": " Check the arguments before walking: page and frame 4 KiB aligned, page "
+                       "canonical (bits 63..48 copy bit 47), flags within MAP_FLAGS_ALLOWED.",
+}
+
+
+def _refused(lab, cases, pool=True):
+    """Run each (command, expected status, what it is): each must print its
+    status, and the page tables must be byte-for-byte as before (A/D masked),
+    the pool as large as before (unless `pool` is False: the test holds it)."""
+    before = lab.snapshot()
+    size = lab.pool_size() if pool else None
+    for line, expect, why in cases:
+        code, name, _ = lab.status(line)
+        call = line_call(line)
+        assert code == status_code(expect), f"{call} {why}: returned {code} {name}, expected " \
+            f"{expect} ({status_code(expect)}).{HINTS.get(expect, '')}"
+    after = lab.snapshot()
+    calls = " / ".join(f"{e} for {line_call(line)}" for line, e, _ in cases)
+    assert before == after, f"{calls}, but the page tables changed: " \
+        f"{first_difference(before, after)}. A refused call must leave every table as it was " \
+        "(walk and check everything before writing)"
+    if pool:
+        now = lab.pool_size()
+        assert now == size, f"{calls}, but the pool went from {size} to {now} frames: a refused " \
+            "call must not keep (or free) any frame"
+
+
+def line_call(line):
+    """The C call a monitor command line stands for."""
+    cmd, *args = line.split()
+    return {"map": "map_to", "unmap": "unmap"}.get(cmd, cmd) + "(" + ", ".join(args) + ")"
+
+
+def _map_line(va, pa, flags):
+    return f"map 0x{va:x} 0x{pa:x} 0x{flags:x}"
 
 
 @pytest.mark.points(2)
 def test_map_fails_when_already_mapped(lab):
-    """Mapping a page that is mapped returns MAP_ERR_MAPPED and changes no table."""
+    """Mapping a page that is mapped returns MAP_ERR_MAPPED and changes no table and no pool."""
     lab.start()
     va, frame = lab.fresh_page(), lab.random_frame()
     assert lab.map(va, frame, mm.W) == 0, f"map_to(0x{va:x}, ...) of a fresh page failed"
     text = symbols.load(lab.m.elf).addr("lab_main") & ~(PAGE - 1)
-    _fails_cleanly(lab, [(va, lab.random_frame(), mm.W | mm.NX, "MAP_ERR_MAPPED",
-                          "on a page mapped just before"),
-                         (text, lab.random_frame(), 0, "MAP_ERR_MAPPED", "on a kernel text page")])
+    _refused(lab, [(_map_line(va, lab.random_frame(), mm.W | mm.NX), "MAP_ERR_MAPPED",
+                    "on a page mapped just before"),
+                   (_map_line(text, lab.random_frame(), 0), "MAP_ERR_MAPPED", "on a kernel text page")])
     assert lab.m.gva2gpa(va) == frame, "the first mapping did not survive the refused second one"
 
 
 @pytest.mark.points(2)
 def test_map_fails_under_huge_page(lab):
-    """A page inside a 2 MiB page of the physical-memory map gives MAP_ERR_HUGE and changes nothing."""
+    """map_to and unmap of a page inside a 2 MiB page of the physical-memory map (its first page, a random one) give MAP_ERR_HUGE and change nothing."""
     lab.start()
     va = lab.physoff + (lab.rng.randrange(0x100000, 0x7E00000) & ~(PAGE - 1))
-    _fails_cleanly(lab, [(va, lab.random_frame(), mm.W, "MAP_ERR_HUGE",
-                          "inside a 2 MiB page of the physical-memory map")])
+    _refused(lab, [(_map_line(lab.physoff, lab.random_frame(), mm.W), "MAP_ERR_HUGE",
+                    "at the start of the physical-memory map (2 MiB pages)"),
+                   (_map_line(va, lab.random_frame(), mm.W), "MAP_ERR_HUGE",
+                    "inside a 2 MiB page of the physical-memory map"),
+                   (f"unmap 0x{va:x}", "MAP_ERR_HUGE",
+                    "inside a 2 MiB page of the physical-memory map")])
+
+
+NON_CANONICAL = (1 << 47, (1 << 64) - (1 << 47) - PAGE)  # the first and last non-canonical pages
 
 
 @pytest.mark.points(1)
 def test_map_rejects_bad_arguments(lab):
-    """A misaligned page or frame, or flags with PS or address bits, give MAP_ERR_INVALID."""
+    """A misaligned or non-canonical page (the boundary pages and a random one), a misaligned frame, or flags with PS or address bits give MAP_ERR_INVALID from map_to (and unmap) and change nothing."""
     lab.start()
-    va = lab.fresh_page()
-    _fails_cleanly(lab, [(va | lab.rng.randrange(1, PAGE), lab.random_frame(), mm.W,
-                          "MAP_ERR_INVALID", "with a misaligned page"),
-                         (va, lab.random_frame() | lab.rng.randrange(1, PAGE), mm.W,
-                          "MAP_ERR_INVALID", "with a misaligned frame"),
-                         (va, lab.random_frame(), mm.W | mm.PS, "MAP_ERR_INVALID",
-                          "with PS in the flags")])
+    va, frame = lab.fresh_page(), lab.random_frame()
+    wild = lab.rng.randrange(1 << 47, (1 << 64) - (1 << 47)) & ~(PAGE - 1)
+    off = lab.rng.randrange(1, PAGE)
+    cases = [(_map_line(va | 1, frame, mm.W), "with a page one byte past a boundary"),
+             (_map_line(va | off, frame, mm.W), "with a misaligned page"),
+             (_map_line(va, frame | off, mm.W), "with a misaligned frame"),
+             (_map_line(va, frame, mm.W | mm.PS), "with PS in the flags"),
+             (_map_line(va, frame, mm.W | 1 << lab.rng.randrange(12, 52)),
+              "with an address bit in the flags")]
+    cases += [(_map_line(bad, frame, mm.W), "with a non-canonical page")
+              for bad in NON_CANONICAL + (wild,)]
+    cases += [(f"unmap 0x{va | off:x}", "with a misaligned page"),
+              (f"unmap 0x{lab.rng.choice(NON_CANONICAL + (wild,)):x}", "with a non-canonical page")]
+    _refused(lab, [(line, "MAP_ERR_INVALID", why) for line, why in cases])
 
 
 @pytest.mark.points(3)
 def test_map_out_of_frames_changes_nothing(lab):
-    """With fewer free frames than the missing tables, map_to returns MAP_ERR_NOMEM, changes no table and keeps no frame."""
+    """With 2 and then 1 free frames for 3 missing tables, map_to returns MAP_ERR_NOMEM, changes no table and keeps no frame."""
     lab.start()
-    keep = lab.rng.choice([1, 2])  # a new PML4 slot needs 3 tables
-    va, frame = lab.fresh_page(), lab.random_frame()
-    out = lab.m.command(f"hold {keep}")
-    held = re.search(r"held (\d+) frames", out)
-    assert held, f"`hold` failed:\n{out}"
-    try:
-        _fails_cleanly(lab, [(va, frame, mm.W, "MAP_ERR_NOMEM",
-                              f"with {keep} free frame(s) for 3 missing tables")])
-        out = lab.m.command("hold 0")
-        total = int(re.search(r"held (\d+) frames", out).group(1))
-        assert total == int(held.group(1)) + keep, f"after the failed map_to the pool holds " \
-            f"{total - int(held.group(1))} frame(s), it had {keep}: a failing map_to must give " \
-            "back the frames it took"
-    finally:
-        lab.m.command("release")
-    assert lab.map(va, frame, mm.W) == 0, "the same map_to failed once frames were free again"
+    for keep in (2, 1):  # a new PML4 slot needs 3 tables: one short, then two
+        va, frame = lab.fresh_page(), lab.random_frame()
+        with Held(lab, keep) as held:
+            _refused(lab, [(_map_line(va, frame, mm.W), "MAP_ERR_NOMEM",
+                            f"with {keep} free frame(s) for 3 missing tables")], pool=False)
+            left = held.left()
+            assert left == keep, f"after the failed map_to the pool holds {left} frame(s), it had " \
+                f"{keep}: a failing map_to must give back the frames it took"
+        assert lab.map(va, frame, mm.W) == 0, "the same map_to failed once frames were free again"
+
+
+class Held:
+    """`hold KEEP` for a `with` block: the pool keeps `keep` frames; left() counts
+    what the pool holds now; every frame goes back at the end."""
+
+    def __init__(self, lab, keep):
+        self.lab, self.keep = lab, keep
+
+    def __enter__(self):
+        out = self.lab.m.command(f"hold {self.keep}")
+        held = re.search(r"held (\d+) frames", out)
+        assert held, f"`hold` failed:\n{out}"
+        self.held = int(held.group(1))
+        return self
+
+    def left(self):
+        out = self.lab.m.command("hold 0")
+        total = re.search(r"held (\d+) frames", out)
+        assert total, f"`hold 0` failed:\n{out}"
+        return int(total.group(1)) - self.held
+
+    def __exit__(self, *exc):
+        self.lab.m.command("release")
 
 
 # ---- the TLB ----------------------------------------------------------------------------------
@@ -468,7 +657,7 @@ def test_remap_reaches_new_frame_at_once(lab):
 
 @pytest.mark.points(2)
 def test_unmap_then_access_faults(lab):
-    """unmap returns the frame and flushes: the next read faults with CR2 = the page (QEMU's log)."""
+    """unmap returns the frame, sets its PT entry to 0 and flushes: the next read faults with CR2 = the page (QEMU's log)."""
     lab.start()
     va = lab.fresh_page()
     offset = lab.rng.randrange(0, PAGE, 8)
@@ -481,6 +670,12 @@ def test_unmap_then_access_faults(lab):
     assert code == 0, f"unmap(0x{va:x}) returned {code} {name}, expected MAP_OK"
     assert frame == a, f"unmap(0x{va:x}) reported frame {frame and hex(frame)}, the page mapped 0x{a:x}"
     assert lab.m.gva2gpa(va) is None, "after unmap QEMU still translates the page"
+    w = lab.walk(va)
+    lvl, tbl, idx, entry = w.steps[-1]
+    assert lvl == 1, f"after unmap(0x{va:x}) the walk stops at level {lvl}: unmap removed a table"
+    assert entry == 0, f"after unmap(0x{va:x}) its PT entry (index {idx} of the table at " \
+        f"0x{tbl:x}) holds 0x{entry:x} ({mm.flag_text(entry)}): unmap sets the whole entry to 0, " \
+        "frame address and flags included"
     seen = len(lab.m.exceptions())
     r = lab.read(va + offset)[va + offset]
     assert r[0] == "fault", "the read after unmap still worked: the TLB kept the translation. " \
@@ -499,7 +694,7 @@ def test_unmap_then_access_faults(lab):
 
 @pytest.mark.points(2)
 def test_new_demo_writes_through_the_page(lab):
-    """"New!" in the chosen colour lands in VGA memory at 0xb8000, written through the new page."""
+    """"New!" in the chosen colour lands in VGA memory at 0xb8000, written through the new page, whose entry is exactly 0xb8000|P|W|NX (plus A/D)."""
     lab.start()
     va = lab.fresh_page("kernel")
     attr = lab.rng.choice([a for a in range(1, 256) if a != 0x07 and a >> 4 != a & 0xF])
@@ -510,8 +705,12 @@ def test_new_demo_writes_through_the_page(lab):
     cells = b"".join(bytes([c, attr]) for c in b"New!")
     assert cells in screen, f'"New!" with attribute 0x{attr:02x} is not in VGA memory (0xb8000)'
     w = lab.walk(va)
-    assert w.steps[-1][3] & mm.D and w.steps[-1][3] & mm.W, "the page's entry is not dirty: " \
-        "the text was not written through the new page"
+    leaf = w.steps[-1][3]
+    want = VGA_FRAME | mm.P | mm.W | mm.NX
+    assert w.level == 1 and leaf & ~mm.AD == want, f"new_demo's PT entry for 0x{va:x} is " \
+        f"0x{leaf:x} ({mm.flag_text(leaf)}), expected 0x{want:x} ({mm.flag_text(want)}, plus A/D): " \
+        "the demo page is data, writable and never executable"
+    assert leaf & mm.D, "the page's entry is not dirty: the text was not written through the new page"
 
 
 # ---- demand paging ---------------------------------------------------------------------------------
@@ -552,3 +751,31 @@ def test_demand_paging_maps_exactly_touched_pages(lab):
                 for p in pages}
     bad = {hex(p): n for p, n in per_page.items() if n != 1}
     assert not bad, f"each lazy page should fault exactly once, QEMU counted {bad}"
+
+
+@pytest.mark.points(2)
+def test_demand_paging_out_of_frames_keeps_nothing(lab):
+    """With one free frame and a lazy page whose PT is missing, demand_map fails: the read faults, no table changes, the pool keeps its one frame; once frames are back the same read gives 0."""
+    lab.start()
+    mem = mm.PhysCache(lab.m)
+    for _ in range(64):  # a page under a PD entry nobody touched: map_to needs a table
+        va = LAZY_BASE + lab.rng.randrange(LAZY_SIZE // PAGE) * PAGE + lab.rng.randrange(0, PAGE, 8)
+        if lab.walk(va, mem).level >= 2:
+            break
+    else:
+        raise AssertionError("kit check: no untouched 2 MiB block left in the lazy region")
+    before = lab.snapshot()
+    with Held(lab, 1) as held:
+        r = lab.read(va)[va]
+        assert r[0] == "fault", f"reading lazy 0x{va:x} with one free frame gave 0x{r[1]:x}: " \
+            "demand_map needs a frame for the page and one for its PT, so map_to must fail"
+        left = held.left()
+        after = lab.snapshot()
+        assert before == after, f"demand_map(0x{va:x}) failed but the page tables changed: " \
+            f"{first_difference(before, after)}"
+        assert left == 1, f"demand_map(0x{va:x}) failed (map_to found no frame for a table) and " \
+            f"the pool went from 1 frame to {left}: when map_to fails, frame_free the page's frame " \
+            "before returning the error"
+    got = lab.read(va)[va]
+    assert got == ("value", 0), f"with frames free again, reading lazy 0x{va:x} gave " + \
+        (f"0x{got[1]:x}" if got[0] == "value" else "a page fault") + ", expected 0"

@@ -107,7 +107,8 @@ int unmap(vaddr_t page, paddr_t *frame) __must_check;
 #define DEMO_CELL (12 * VGA_COLS + 72)
 
 /*
- * Map `page` (not mapped yet) to VGA_TEXT_FRAME, writable, and write the four
+ * Map `page` (not mapped yet) to VGA_TEXT_FRAME as kernel data (flags exactly
+ * PTE_W | PTE_NX: writable, never executable), and write the four
  * characters "New!" through it, in cells DEMO_CELL..DEMO_CELL+3, each cell
  * being the character in its low byte and `attr` in its high byte.
  * Returns map_to()'s status; writes nothing when the mapping failed.
