@@ -82,11 +82,14 @@ def _quit(child):
     assert not left, "a process of make qemu outlived Ctrl-A X"
 
 
-def test_make_qemu_lab05_params_frames_50():
-    """make qemu LAB=05 PARAMS="frames=50": the prompt comes, the pool holds exactly 50 frames."""
+def test_make_qemu_lab05_params_frames_50_and_intlog(tmp_path):
+    """make qemu LAB=05 PARAMS="frames=50" INTLOG=path: the prompt comes, the pool holds
+    exactly 50 frames, make says where the log goes, and a lazy read's #PF (v=0e) is in it."""
     _built("05-map-to")
-    child = _make_qemu("LAB=05", "PARAMS=frames=50")
+    log = tmp_path / "int.log"
+    child = _make_qemu("LAB=05", "PARAMS=frames=50", f"INTLOG={log}")
     try:
+        child.expect(re.escape(str(log)))
         child.expect(r"lab5: pool (\d+) frames")
         assert child.match.group(1) == "50"
         child.expect("lab> ")
@@ -96,19 +99,10 @@ def test_make_qemu_lab05_params_frames_50():
             child.expect(r"alloc (0x[0-9a-f]+)[^\n]*\n")
             got.append(int(child.match.group(1), 16))
         assert got[-1] == 0, f"the 51st alloc of a 50-frame pool gave {got[-1]:#x}"
-        assert len(set(got[:50])) == 50 and 0 not in got[:50], got
-    finally:
-        _quit(child)
-
-
-def test_make_qemu_intlog_names_the_log_and_records_faults(tmp_path):
-    """make qemu LAB=05 INTLOG=path: make says where; a lazy read leaves its #PF (v=0e) there."""
-    _built("05-map-to")
-    log = tmp_path / "int.log"
-    child = _make_qemu("LAB=05", f"INTLOG={log}")
-    try:
-        child.expect(re.escape(str(log)))
-        child.expect("lab> ")
+        assert 0 not in got[:50] and len(set(got[:50])) == 50, got
+        child.send("".join(f"free {f:#x}\r" for f in got[:50]))
+        for _ in range(50):
+            child.expect("lab> ")
         child.send("read 0xffffc90000003008\r")
         child.expect(r"read 0xffffc90000003008: 0x0+\s*\n")
         child.expect("lab> ")
