@@ -20,7 +20,7 @@ from pathlib import Path
 
 KIT = Path(__file__).resolve().parents[2]
 FILE = "course.toml"
-TOP_KEYS = {"name", "released", "published", "timezone", "late", "labs"}
+TOP_KEYS = {"name", "released", "published", "timezone", "late", "labs", "source_url"}
 LATE_KEYS = {"grace_minutes", "penalty_per_day", "cap", "late_days"}
 LAB_KEYS = {"weight", "deadline", "hidden"}
 
@@ -55,6 +55,7 @@ class Course:
     published: list = field(default_factory=list)   # lab folder names, in lab order
     late: Late = field(default_factory=Late)
     labs: dict = field(default_factory=dict)         # lab folder name -> Lab (only those named)
+    source_url: str = ""   # where the site's links to kit files point (+ the file's path); "": none
 
     def lab(self, name):
         return self.labs.get(name) or Lab()
@@ -178,6 +179,7 @@ def parse(text, labs, where=FILE):
     if unknown:
         raise CourseError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(TOP_KEYS))})")
     course = Course(name=str(data.get("name", "course")))
+    course.source_url = _source_url(data.get("source_url", ""), where)
     course.published = _lab_list(data, "published", labs, where)
     if course.published and not _PUBLISHED_LINE.search(text):
         raise CourseError(f"{where}: keep `published = [...]` on one line (the build rules read it)")
@@ -216,6 +218,19 @@ def parse(text, labs, where=FILE):
             deadline=deadline_of(info["deadline"], tz, here) if "deadline" in info else None,
             hidden=hidden)
     return course
+
+
+def _source_url(value, where):
+    """The course site's source browser: an http(s) URL that a kit file's path is
+    appended to, so it ends with a slash."""
+    if value == "":
+        return ""
+    if not isinstance(value, str) or not re.fullmatch(r"https?://[^\s/?#]+/[^\s?#]*", value) \
+            or not value.endswith("/"):
+        raise CourseError(f"{where}: source_url must be an http(s) URL ending in /, to which the "
+                          f"site appends a kit file's path, like "
+                          f"\"https://git.example.edu/os/kit/blob/main/\" (got {value!r})")
+    return value
 
 
 _PUBLISHED_LINE = re.compile(r"(?m)^published\s*=\s*\[[^\]\n]*\].*$")

@@ -80,12 +80,22 @@ def test_a_full_course_file():
     ('relased = []', "unknown key(s) relased"),
     ('published = [\n"01"]', "keep `published = [...]` on one line"),
     ('name = ', "not valid TOML"),
+    ('source_url = "git.example.edu/kit/"', "source_url must be an http(s) URL ending in /"),
+    ('source_url = "https://git.example.edu/kit/blob/main"', "source_url must be an http(s) URL ending in /"),
+    ('source_url = 1', "source_url must be an http(s) URL"),
 ])
 def test_mistakes_are_named(text, words):
     with pytest.raises(config.CourseError) as e:
         config.parse(text, LABS, "course.toml")
     assert words in str(e.value)
     assert str(e.value).startswith("course.toml")
+
+
+def test_source_url_is_kept_for_the_site():
+    """The site's source browser (course.toml's source_url): kept as given; absent, empty."""
+    url = "https://git.example.edu/os/kit/blob/main/"
+    assert config.parse(f'source_url = "{url}"\n', LABS).source_url == url
+    assert config.parse('name = "x"\n', LABS).source_url == ""
 
 
 def test_with_published_keeps_the_line_top_level():

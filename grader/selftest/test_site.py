@@ -17,15 +17,22 @@ import names  # noqa: E402
 import reference  # noqa: E402
 
 
+SOURCE_URL = "https://git.example.edu/os/kit/blob/main/"   # as a course would publish it
+
+
 class Page(HTMLParser):
-    """The ids a page defines and the links it makes."""
+    """The ids a page defines, the links it makes, and its tables' parents."""
 
     def __init__(self):
         super().__init__()
-        self.ids, self.links = set(), []
+        self.ids, self.links, self.open, self.table_parents = set(), [], [], []
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
+        if tag == "table":
+            self.table_parents.append(self.open[-1] if self.open else ("", ""))
+        if tag not in ("br", "img", "link", "meta", "col", "hr", "input"):
+            self.open.append((tag, a.get("class") or ""))
         if a.get("id"):
             self.ids.add(a["id"])
         if tag == "a" and a.get("name"):
@@ -34,12 +41,17 @@ class Page(HTMLParser):
             if a.get(key) is not None and tag in ("a", "link", "img", "script"):
                 self.links.append(a[key])
 
+    def handle_endtag(self, tag):
+        while self.open:
+            if self.open.pop()[0] == tag:
+                break
+
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("site")
     t = time.monotonic()
-    pages, warnings = build.build_site(out, kit=KIT)
+    pages, warnings = build.build_site(out, kit=KIT, source_url=SOURCE_URL)
     parsed = {}
     for f in out.glob("*.html"):
         p = Page()
@@ -70,6 +82,11 @@ def test_site_links_and_anchors_resolve(site):
     out, html, broken = site["out"], site["html"], []
     for name, page in sorted(html.items()):
         for link in page.links:
+            if link.startswith(SOURCE_URL):   # a kit file, in the course's source browser
+                path = unquote(urlsplit(link).path[len(urlsplit(SOURCE_URL).path):])
+                if not (KIT / path).exists():
+                    broken.append(f"{name}: {link} (no such kit file {path})")
+                continue
             parts = urlsplit(link)
             if parts.scheme or link.startswith("//"):
                 continue
@@ -86,6 +103,44 @@ def test_site_links_and_anchors_resolve(site):
                 broken.append(f"{name}: {link} (points into build/)")
     if broken:
         pytest.fail("broken links:\n  " + "\n  ".join(broken), pytrace=False)
+
+
+def test_site_links_stay_inside_the_site_with_a_source_url(site):
+    """With a source URL every link to a kit file is absolute under it, and no relative link
+    leaves the site's folder (it would break on a web server)."""
+    kit_links = [l for page in site["html"].values() for l in page.links if l.startswith(SOURCE_URL)]
+    assert len(kit_links) > 20, f"only {len(kit_links)} links to kit files: did --source-url apply?"
+    assert build.links_leaving(site["out"]) == []
+
+
+def test_site_check_reports_links_that_leave_the_site(tmp_path):
+    """links_leaving finds a relative link out of the site's folder, and only those."""
+    (tmp_path / "index.html").write_text(
+        '<a href="../labs/kernel/trap.c">x</a> <a href="ta-guide.html#a">y</a> '
+        '<a href="https://example.org/">z</a> <img src="img/a.png"> <a href="#top">t</a>')
+    (tmp_path / "ta-guide.html").write_text('<a href="sub/../../../x.c">x</a>')
+    assert build.links_leaving(tmp_path) == [("index.html", "../labs/kernel/trap.c"),
+                                             ("ta-guide.html", "sub/../../../x.c")]
+
+
+def test_site_reference_escapes_the_makefile_comments(site):
+    """`<uid>`, `<lab>`, `<variant>` of the Makefile's comments show as text, not as tags."""
+    text = (site["out"] / "reference.html").read_text()
+    assert "kit-&lt;uid&gt;/&lt;lab&gt;-&lt;variant&gt;.gdb.sock" in text
+    assert not re.search(r"<(uid|lab|variant)>", text)
+    assert reference._cell("a <b> *c* `<d>|e`") == r"a \<b\> \*c\* `<d>\|e`"
+
+
+def test_site_tables_scroll_in_a_box_of_their_own(site):
+    """Every table sits in a div.table-scroll that scrolls sideways (style.css), so on a
+    narrow screen its last column (the index's "you edit") stays reachable."""
+    outside = [name for name, page in site["html"].items()
+               for parent in page.table_parents if parent != ("div", "table-scroll")]
+    assert not outside, f"tables outside a scroll box in: {sorted(set(outside))}"
+    assert site["html"]["index.html"].table_parents, "the index has no table"
+    css = (site["out"] / "style.css").read_text()
+    rule = re.search(r"(?ms)^div\.table-scroll \{(.*?)\}", css)
+    assert rule and "overflow-x: auto" in rule.group(1), "div.table-scroll does not scroll"
 
 
 def test_site_reference_lists_every_command_and_target(site):

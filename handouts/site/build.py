@@ -11,10 +11,12 @@ Markdown lives in DIR/src/, never in handouts/.
 
 Links between handouts (`03-cr3.md#the-recursive-trick`) become links between
 pages; links to files of the kit (`../labs/kernel/paging.c`) point at
---source-url + path (default: the kit's folder relative to DIR, so the site
-browses the sources in place; give a repository URL when publishing, e.g.
-https://git.example.edu/os/kit/blob/main/). Headings get GitHub's anchor names,
-so a link works the same on the site and in a repository browser.
+--source-url + path, or course.toml's source_url + path (a repository browser,
+e.g. https://git.example.edu/os/kit/blob/main/). Without either they are
+relative to the kit's folder: the site browses the sources in place when
+opened from the kit, but those links leave the site, so they break once it is
+served from a web server; the build says how many. Headings get GitHub's
+anchor names, so a link works the same on the site and in a repository browser.
 """
 import argparse
 import os
@@ -25,12 +27,17 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from html import escape
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 SITE = Path(__file__).resolve().parent
 KIT = SITE.parents[1]
 sys.path.insert(0, str(SITE))
 import reference  # noqa: E402
+
+sys.path.insert(0, str(KIT / "grader"))
+from course import config as course_config  # noqa: E402
 
 PANDOC_FORMAT = "markdown+gfm_auto_identifiers-yaml_metadata_block-tex_math_dollars"
 DEFAULT_TITLE = "Memory-protection kernel labs"
@@ -183,6 +190,11 @@ def build_site(out, kit=KIT, source_url=None, title=DEFAULT_TITLE):
     gen = out / "src"
     gen.mkdir(exist_ok=True)
     if source_url is None:
+        try:
+            source_url = course_config.load(kit).source_url or None
+        except course_config.CourseError as e:
+            raise RuntimeError(str(e)) from None
+    if source_url is None:
         source_url = os.path.relpath(kit, out).replace(os.sep, "/") + "/"
     pages = find_pages(kit)
     ref = gen / "reference.md"
@@ -199,6 +211,34 @@ def build_site(out, kit=KIT, source_url=None, title=DEFAULT_TITLE):
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         warnings = sum(pool.map(lambda p: render(p, pages, out, source_url, title, date), pages), [])
     return pages, warnings
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links = []
+
+    def handle_starttag(self, tag, attrs):
+        for key, value in attrs:
+            if key in ("href", "src") and value is not None:
+                self.links.append(value)
+
+
+def links_leaving(out):
+    """[(page, link)] of every relative link of the site in out that resolves outside
+    out: a web server serving out cannot follow it."""
+    out = Path(out).resolve()
+    found = []
+    for page in sorted(out.glob("*.html")):
+        parser = _Links()
+        parser.feed(page.read_text(errors="replace"))
+        for link in parser.links:
+            parts = urlsplit(link)
+            if parts.scheme or link.startswith(("//", "#")) or not parts.path:
+                continue
+            if not (out / unquote(parts.path)).resolve().is_relative_to(out):
+                found.append((page.name, link))
+    return found
 
 
 def reference_with_links(kit, pages):
@@ -220,6 +260,11 @@ def main():
         sys.exit(f"handouts: {e}")
     for w in warnings:
         print(f"handouts: {w}", file=sys.stderr)
+    leaving = links_leaving(args.out)
+    if leaving:
+        print(f"handouts: {len(leaving)} links to kit files leave the site (e.g. {leaving[0][1]} in "
+              f"{leaving[0][0]}): fine when opened from the kit, broken when served from a web "
+              f"server; give --source-url URL or course.toml's source_url", file=sys.stderr)
     print(f"handouts: {len(pages)} pages in {os.path.relpath(args.out)}/ "
           f"(open {os.path.relpath(args.out)}/index.html)")
 

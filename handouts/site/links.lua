@@ -56,9 +56,15 @@ local function unescape_pipes(tbl)
   })
 end
 
+-- A table in a box of its own (style.css: div.table-scroll), so on a narrow
+-- screen the table scrolls sideways inside it instead of being cut off.
+local function scroll_box(tbl)
+  return pandoc.Div({ unescape_pipes(tbl) }, pandoc.Attr("", { "table-scroll" }))
+end
+
 return {
   { Meta = meta },
-  { Table = unescape_pipes },
+  { Table = scroll_box },
   {
     Link = function(el)
       el.target = rewrite(el.target)

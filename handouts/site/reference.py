@@ -196,8 +196,16 @@ def make_patterns(kit, path):
 
 # ---- the reference page ------------------------------------------------------------
 
+MARKDOWN_SPECIAL = re.compile(r"([\\<>*_\[\]])")
+
+
 def _cell(text):
-    return text.replace("|", "\\|")
+    """Plain text (a comment of the Makefile, a command's help) as a table cell: what
+    Markdown would read as HTML or emphasis (`<uid>`, `*`, `_`) is escaped; `code`
+    spans stay code. Pipes never end the cell."""
+    parts = re.split(r"(`[^`]*`)", text)
+    return "".join(part if part.startswith("`") and part.endswith("`") and len(part) > 1
+                   else MARKDOWN_SPECIAL.sub(r"\\\1", part) for part in parts).replace("|", "\\|")
 
 
 def _code(text):
