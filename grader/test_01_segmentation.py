@@ -382,6 +382,92 @@ def test_sysdesc_encode_panics_on_code_data(boots):
     expect_panic(boots, "sysdesc_s", "sysdesc_encode", f"sysdesc_encode(desc, 0x{b:x}, 0x{l:x}, 0x{a:02x})")
 
 
+def seg_candidates(base, limit, acc, flags):
+    """(the bug, the descriptor it gives) for the classic seg_encode mistakes, each
+    built with the grader's encoder from the same arguments."""
+    e = model.encode
+    lo16, hi4 = limit & 0xFFFF, limit >> 16
+    return [
+        ("the limit was not split: its bits 19:16 must go to descriptor bits 51:48 (the flags "
+         "byte's low nibble), not stay on top of the base at bits 19:16",
+         e(base, lo16, acc, flags) | (limit & 0xF0000)),
+        ("the limit's bits 19:16 were never put in descriptor bits 51:48 (the flags byte's low "
+         "nibble): split the 20-bit limit into 15:0 and 19:16", e(base, lo16, acc, flags)),
+        ("the limit's high nibble was taken as limit >> 12, not limit >> 16: the 4 KiB unit is "
+         "the G flag's business, the encoder stores the limit's own bits",
+         e(base, lo16 | ((limit >> 12) & 0xF) << 16, acc, flags)),
+        ("the flags nibble and the limit's bits 19:16 were swapped (flags belong at 55:52, "
+         "limit 19:16 at 51:48)", e(base, lo16 | (flags << 16), acc, hi4)),
+        ("the access byte went to bits 39:32 instead of 47:40",
+         (e(base, limit, 0, flags) | acc << 32) & (1 << 64) - 1),
+        ("only base 15:0 was put in the low base field: base 23:16 belongs in bits 39:32",
+         e(base & ~0xFF0000, limit, acc, flags)),
+        ("the high base byte was taken as base >> 16 instead of base >> 24",
+         e((base & 0xFFFFFF) | ((base >> 16) & 0xFF) << 24, limit, acc, flags)),
+    ]
+
+
+def seg_cause(out, base, limit, acc, flags):
+    """': looks like <the bug>' when the printed descriptor is exactly what a classic
+    mistake gives for these arguments (a limit with bits 19:16 zero cannot tell the
+    limit mistakes apart from the right answer, so they need a nonzero nibble)."""
+    try:
+        got = int(out, 16)
+    except ValueError:
+        return ""
+    if got == model.encode(base, limit, acc, flags):
+        return ""
+    for why, bad in seg_candidates(base, limit, acc, flags):
+        if got == bad:
+            return f"; it looks like {why}"
+    return ""
+
+
+def sysdesc_cause(out, base, limit, acc):
+    """The likely cause when the low 8 bytes are right and the high 8 bytes are not."""
+    words = out.split()
+    try:
+        lo, hi = (int(w, 16) for w in words)
+    except ValueError:
+        return ""
+    if lo != model.encode(base & 0xFFFFFFFF, limit, acc, 0) or hi == base >> 32:
+        return ""
+    if hi == 0:
+        return ("; the low half is right and the high half is 0: it looks like the descriptor's "
+                "upper 8 bytes (base 63:32) were never written")
+    if hi == base:
+        return ("; the high half holds the whole base: it looks like base was stored without "
+                "the >> 32")
+    return ""
+
+
+def desc_cause(got, want):
+    """The likely cause of a GDT slot that differs from the handout's descriptor:
+    the fields of the two decoded descriptors that differ, named as the access byte
+    and flags constants that set them (the accessed bit aside)."""
+    g, w = model.decode(got), model.decode(want)
+    why = []
+    if g.dpl != w.dpl:
+        why.append(f"its DPL is {g.dpl}, not {w.dpl}: the access byte was built with "
+                   f"SEG_ACC_DPL({g.dpl}) instead of SEG_ACC_DPL({w.dpl}) (bits 46:45)")
+    if g.s and w.s and g.code != w.code:
+        why.append(f"it is a {'code' if g.code else 'data'} segment where the handout has a "
+                   f"{'code' if w.code else 'data'} one: the access byte's type "
+                   f"{'has' if g.code else 'lacks'} SEG_ACC_CODE (bit 43)")
+    elif g.s and w.s and g.rw != w.rw:
+        plain = "execute-only code" if w.code else "read-only data"
+        why.append(f"the access byte's type lacks SEG_ACC_RW (bit 41), which makes it {plain}"
+                   if w.rw else "the access byte's type has SEG_ACC_RW (bit 41) where the handout has none")
+    if g.g != w.g:
+        why.append("the G flag (bit 55) is " + ("clear: the limit 0xfffff counts bytes, so the "
+                   "segment ends at 1 MiB instead of 4 GiB" if w.g else "set where the handout has none"))
+    if g.l != w.l or g.db != w.db:
+        why.append(f"the flags give L={g.l} D={g.db}, the handout L={w.l} D={w.db}")
+    if g.limit != w.limit or g.base != w.base:
+        why.append(f"base/limit 0x{g.base:x}/0x{g.limit:x}, not 0x{w.base:x}/0x{w.limit:x}")
+    return "; it looks like " + "; ".join(why) if why else ""
+
+
 # ---- the shared boot: what gdt_init left behind -------------------------------------
 
 class Snapshot:
@@ -421,7 +507,8 @@ def test_seg_encode_matches_model(boots):
         want = model.encode(base, limit, acc, flags)
         assert out == f"0x{want:016x}", (
             f"seg_encode(0x{base:x}, 0x{limit:x}, 0x{acc:02x}, 0x{flags:x}) printed {out!r}, "
-            f"expected 0x{want:016x}: {model.decode(want)} {boots.why()}")
+            f"expected 0x{want:016x}: {model.decode(want)}{seg_cause(out, base, limit, acc, flags)} "
+            f"{boots.why()}")
 
 
 @pytest.mark.points(2)
@@ -435,7 +522,8 @@ def test_sysdesc_encode_matches_model(boots):
         want = f"0x{model.encode(base & 0xFFFFFFFF, limit, acc, 0):016x} 0x{base >> 32:016x}"
         assert out.strip() == want, (
             f"sysdesc_encode(desc, 0x{base:x}, 0x{limit:x}, 0x{acc:02x}) gave {out.strip()!r}, "
-            f"expected {want}: seg_encode's 8 bytes with flags 0, then base >> 32 {boots.why()}")
+            f"expected {want}: seg_encode's 8 bytes with flags 0, then base >> 32"
+            f"{sysdesc_cause(out, base, limit, acc)} {boots.why()}")
 
 
 @pytest.mark.points(2)
@@ -455,8 +543,13 @@ def check_code_data(d, sel, code, dpl):
     kind = "code" if code else "data"
     assert d.p, f"{what}: not present (access bit 7, SEG_ACC_P)"
     assert d.s, f"{what}: S is clear, so the CPU takes it for a system descriptor"
-    assert d.code == code, f"{what}: expected a {kind} segment (SEG_ACC_CODE)"
-    assert d.dpl == dpl, f"{what}: DPL is {d.dpl}, expected {dpl}"
+    assert d.code == code, (
+        f"{what}: expected a {kind} segment: it looks like the access byte "
+        f"{'has' if d.code else 'lacks'} SEG_ACC_CODE (bit 43)"
+        + (" (the user code and data slots swapped?)" if sel & 3 else ""))
+    assert d.dpl == dpl, (
+        f"{what}: DPL is {d.dpl}, expected {dpl}: it looks like the access byte was built with "
+        f"SEG_ACC_DPL({d.dpl}) instead of SEG_ACC_DPL({dpl}) (bits 46:45)")
     if code:
         assert d.l and not d.db, f"{what}: a 64-bit code segment has L = 1 and D = 0"
     else:
@@ -491,7 +584,8 @@ def test_gdt_descriptor_bytes_match_handout(boots):
         got, want = s.desc(sel).raw, model.encode(0, SEG_LIMIT_MAX, acc, flags)
         assert got | a == want | a, (
             f"descriptor 0x{sel & ~3:02x} is {model.decode(got)}, expected {model.decode(want)}: "
-            f"base 0, limit 0xfffff with G, access 0x{acc:02x}, flags 0x{flags:x}")
+            f"base 0, limit 0xfffff with G, access 0x{acc:02x}, flags 0x{flags:x}"
+            f"{desc_cause(got | a, want | a)}")
 
 
 def same_cache(seg, d):
@@ -554,9 +648,13 @@ def test_tss_stacks(boots):
     f = model.tss_fields(s.tss)
     assert f["rsp"][0] == sym("rsp0_stack_top"), (
         f"TSS RSP0 = 0x{f['rsp'][0]:x}, expected rsp0_stack_top 0x{sym('rsp0_stack_top'):x}")
+    reserved = int.from_bytes(s.tss[0x1C:0x24], "little")
     assert f["ist"][1] == sym("ist1_stack_top"), (
         f"TSS IST1 (offset 0x24) = 0x{f['ist'][1]:x}, expected ist1_stack_top "
-        f"0x{sym('ist1_stack_top'):x}")
+        f"0x{sym('ist1_stack_top'):x}"
+        + ("; the reserved quadword before it (offset 0x1c) holds ist1_stack_top: it looks like "
+           "the stack went to ist[0], but IST slots count from 1 (ist[1] is IST1)"
+           if reserved == sym("ist1_stack_top") else ""))
     assert f["iomap_base"] == model.TSS_BYTES, (
         f"TSS iomap_base = 0x{f['iomap_base']:x}, expected sizeof tss = 0x{model.TSS_BYTES:x} "
         f"(no I/O bitmap)")
