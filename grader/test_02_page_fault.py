@@ -217,12 +217,14 @@ def check_page_fault(boots, name, out, addr, function_name, expect_err=None, use
     r = assert_stopped(boots, m, "The page-fault handler")
     assert rep["addr"] == addr and r.cr2 == addr, (
         f"reported address {hx(rep['addr'])}, expected {hx(addr)}, where the access was "
-        f"(QEMU's CR2 {hx(r.cr2)}): print CR2, read when the handler starts.")
+        f"(QEMU's CR2 {hx(r.cr2)}): print CR2, read when the handler starts."
+        + addr_cause(rep["addr"], addr, exc))
     assert rep["err"] == exc.error, (
         f"reported error code {hx(rep['err'])}, expected {hx(exc.error)}, which the CPU pushed")
     want = model.decode(exc.error)
     assert rep["flags"] == want, (
-        f"error code {hx(exc.error)} decoded as [{rep['flags']}], expected [{want}]")
+        f"error code {hx(exc.error)} decoded as [{rep['flags']}], expected [{want}]"
+        + pferr_cause([(exc.error, rep["flags"])]))
     frame = dict(rip=exc.rip, cs=exc.cs, rsp=exc.rsp, ss=exc.ss)
     wrong = {k: (rep[k], v) for k, v in frame.items() if rep[k] != v}
     assert not wrong, "the interrupted frame is not what the CPU pushed: " + ", ".join(
@@ -235,6 +237,91 @@ def check_page_fault(boots, name, out, addr, function_name, expect_err=None, use
             f"reported rip {hx(rep['rip'])} lies in {where}, expected {function_name}, "
             "the function that made the access")
     return rep, exc
+
+
+def addr_cause(got, addr, exc):
+    """The likely source of a wrong reported address: another value of the same fault."""
+    if got == addr:
+        return ""
+    for what, v in (("the frame's rip (tf->rip)", exc.rip), ("the error code", exc.error),
+                    ("the frame's rsp", exc.rsp)):
+        if got == v and v != addr:
+            return (f" It equals {what}: it looks like addr was taken from {what} instead of "
+                    f"read_cr2().")
+    return ""
+
+
+def _decode_reading(err, k, src, invert):
+    """model.decode(err) with the k-th mandatory word reading bit `src` (inverted if asked)."""
+    bit, off, on = model.WORDS[k]
+    words = []
+    for i, (b, o, n) in enumerate(model.WORDS):
+        set_ = bool(err & (src if i == k else b)) ^ (invert and i == k)
+        w = n if set_ else o
+        if w:
+            words.append(w)
+    return " ".join(words)
+
+
+def pferr_variants():
+    """(the mistake, its decoder) for each way one of the three mandatory words
+    (P, W/R, U/S) can read the wrong bit: another defined bit, or its own backwards."""
+    names = {b: f"bit {b.bit_length() - 1} ({n or o})" for b, o, n in model.WORDS}
+    for k, (bit, off, on) in enumerate(model.WORDS[:3]):
+        yield (f"the {on}/{off} word is backwards: it says {off} when bit {bit.bit_length() - 1} is set",
+               lambda err, k=k, bit=bit: _decode_reading(err, k, bit, True))
+        for src in names:
+            if src != bit:
+                yield (f"the {on}/{off} word follows {names[src]} instead of {names[bit]}",
+                       lambda err, k=k, src=src: _decode_reading(err, k, src, False))
+
+
+def pferr_cause(pairs):
+    """'; it looks like <mistake>' when exactly one mistake of pferr_variants gives the
+    decoder's text for every (code, text) pair observed, else ''."""
+    pairs = [(c, t) for c, t in pairs if t is not None]
+    if all(t == model.decode(c) for c, t in pairs):
+        return ""
+    fits = [why for why, fn in pferr_variants() if all(fn(c) == t for c, t in pairs)]
+    return f"; it looks like {fits[0]}" if len(fits) == 1 else ""
+
+
+def gate_cause(vector, g):
+    """The likely mistake behind a wrong type/DPL/IST in gate 3, 8 or 14."""
+    why = []
+    if vector == DF and g["ist"] == 0:
+        why.append("the #DF gate has IST 0: it looks like idt_init never gave vector 8 its IST "
+                   "(ist = 1), so a double fault from a kernel stack overflow pushes onto the "
+                   "dead stack and the machine triple-faults")
+    elif vector == DF and g["ist"] != IST_DOUBLE_FAULT:
+        why.append(f"the #DF gate has IST {g['ist']}, a slot the TSS leaves zero: the TSS fills IST1")
+    if vector == PF and g["ist"] == IST_DOUBLE_FAULT:
+        why.append("the page-fault gate has IST 1: it looks like the IST went to gate 14 instead of gate 8")
+    if vector == BP and g["dpl"] == 0:
+        why.append("the #BP gate has DPL 0: it looks like every gate was built with DPL 0; "
+                   "int3 from ring 3 then raises #GP instead of reaching the handler")
+    if vector != BP and g["dpl"] == 3:
+        why.append(f"gate {vector} has DPL 3: ring 3 could raise it with `int ${vector}`; only #BP "
+                   f"gets DPL 3")
+    if g["type"] == model.TYPE_TRAP:
+        why.append("a trap gate (0xf) leaves interrupts on in the handler: exceptions use interrupt gates (0xe)")
+    return "; " + "; ".join(why) if why else ""
+
+
+def gate_encode_cause(args, got):
+    """The likely mistake behind a wrong idt_gate_encode result: one half right, the
+    other what a classic slip gives."""
+    handler = args[0]
+    lo, hi = model.encode_gate(*args)
+    if got[0] == lo and got[1] != hi:
+        if got[1] == 0:
+            return ("; lo is right and hi is 0: it looks like the upper 8 bytes (handler 63:32) "
+                    "were never written")
+        if got[1] == handler:
+            return "; hi holds the whole handler: it looks like it was stored without the >> 32"
+    if got[1] == hi and got[0] == lo & ~(1 << 47):
+        return "; only the present bit (47) is missing: P = 1 for every gate the IDT uses"
+    return ""
 
 
 # ---- the IDT (shared boot) ----------------------------------------------------------------
@@ -278,7 +365,7 @@ def test_idt_gate_bp_df_pf(boots, vector):
                 zero_bits=0)
     wrong = {k: (g[k], v) for k, v in want.items() if g[k] != v}
     assert not wrong, f"gate {vector} (raw {raw.hex()}): " + ", ".join(
-        f"{k} is {hx(a)}, expected {hx(b)}" for k, (a, b) in wrong.items())
+        f"{k} is {hx(a)}, expected {hx(b)}" for k, (a, b) in wrong.items()) + gate_cause(vector, g)
 
 
 @pytest.mark.points(3)
@@ -365,7 +452,7 @@ def test_gate_encoding_matches_model(boots):
         want = model.encode_gate(*args)
         assert got is not None, f"`{line}`: expected a line 'gate lo=.. hi=..', got:\n{out.strip()}"
         assert got == want, (f"`{line}`: lo={hx(got[0])} hi={hx(got[1])}, expected "
-                             f"lo={hx(want[0])} hi={hx(want[1])}")
+                             f"lo={hx(want[0])} hi={hx(want[1])}{gate_encode_cause(args, got)}")
 
 
 @pytest.mark.points(8)
@@ -382,6 +469,7 @@ def test_pferr_decoder_every_combination(boots):
         assert c in got, f"expected a line 'pferr {hx(c)} [..]' from `pferr`; it printed none"
         assert got[c] == model.decode(c), (
             f"error code {hx(c)} decoded as [{got[c]}], expected [{model.decode(c)}]"
+            + pferr_cause([(k, got.get(k)) for k in codes])
             + (" (ignore the bits <kit/pferr.h> does not define)" if c & ~model.DEFINED else ""))
 
 
