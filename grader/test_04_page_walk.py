@@ -242,7 +242,7 @@ def check_where(session, group, minimum=1):
         assert w.pa == qemu, (f"grader and QEMU disagree on 0x{va:x}: walk {w.pa}, gva2gpa {qemu} "
                               f"{session.why()}")
         msg = (f"translate 0x{va:x}: printed {describe(t)}; expected {expected_text(w)} "
-               f"{session.why()}")
+               f"{session.why()}{where_cause(va, w, t)}")
         assert t is not None, msg + "\n(expected a line '0x... -> ...' for this address, " \
             "the kernel printed none; its output ended with:\n" + text[-600:] + ")"
         if not w.canonical:
@@ -251,6 +251,78 @@ def check_where(session, group, minimum=1):
             assert (t.status, t.level) == ("not-mapped", w.level), msg
         else:
             assert (t.status, t.pa, t.page_size, t.level) == ("ok", w.pa, w.page_size, w.level), msg
+
+
+def where_cause(va, w, t):
+    """The likely mistake behind a translation that differs from the grader's walk w,
+    inferred from how the printed line t differs from it."""
+    if t is None:
+        return ""
+    if not w.canonical and t.status == "not-mapped":
+        return ("\n  a non-canonical address came back not-mapped"
+                + (" at level 0, before any entry was read: it looks like the non-canonical case "
+                   "sets TR_NOT_MAPPED instead of TR_NONCANONICAL" if t.level == 0 else
+                   f" at level {t.level}: it looks like translate walked it instead of refusing "
+                   "it first with is_canonical"))
+    if not w.canonical and t.status == "ok":
+        return ("\n  a non-canonical address was translated: it looks like translate walked it "
+                "instead of refusing it first with is_canonical")
+    if not (w.mapped and t.status == "ok") or t.pa == w.pa:
+        return ""
+    size = w.page_size
+    name = {1 << 21: "2 MiB", 1 << 30: "1 GiB"}.get(size)
+    if name and t.pa == (w.pa & ~(size - 1)) | (va & 0xFFF):
+        bits = size.bit_length() - 1
+        return (f"\n  only va's low 12 bits were added: it looks like the offset was masked as for a "
+                f"4 KiB page; a {name} page's offset is va's low {bits} bits (va & ({name} - 1))")
+    if name and t.pa == w.pa | 1 << 12:
+        return (f"\n  bit 12 is set in yours: in a {name} leaf bit 12 is PAT, not part of the "
+                f"frame; it looks like the frame was masked with PTE_ADDR_MASK alone, not aligned "
+                f"down to the page size")
+    if t.pa == w.pa & ~0xFFF:
+        return "\n  yours is the frame without va's offset: it looks like the offset was not added"
+    return ""
+
+
+def rights_variants():
+    """(the mistake, rights(entries)) for the classic ways to combine W, U and NX
+    over the entries of a walk (upper levels first, the leaf last)."""
+    W, U, NX = paging.W, paging.U, paging.NX
+    allw = lambda es, b: all(e & b for e in es)  # noqa: E731
+    anyw = lambda es, b: any(e & b for e in es)  # noqa: E731
+    return [
+        ("W came from the leaf entry alone: W must be ANDed over every level",
+         lambda es: (bool(es[-1] & W), allw(es, U), anyw(es, NX))),
+        ("U came from the leaf entry alone: U must be ANDed over every level",
+         lambda es: (allw(es, W), bool(es[-1] & U), anyw(es, NX))),
+        ("W and U came from the leaf entry alone: both must be ANDed over every level",
+         lambda es: (bool(es[-1] & W), bool(es[-1] & U), anyw(es, NX))),
+        ("NX came from the leaf entry alone: NX at any level forbids execution (OR it in)",
+         lambda es: (allw(es, W), allw(es, U), bool(es[-1] & NX))),
+        ("W was granted when any level has it (|= instead of &=)",
+         lambda es: (anyw(es, W), allw(es, U), anyw(es, NX))),
+        ("NX was set only when every level has it (&= instead of |=)",
+         lambda es: (allw(es, W), allw(es, U), allw(es, NX))),
+        ("W and U started false, so ANDing never grants them (start them true)",
+         lambda es: (False, False, anyw(es, NX))),
+    ]
+
+
+def observed_rights(mapped, printed, truth):
+    """(the walk's entries, printed (w, u, nx)) of each mapped address translated ok."""
+    out = []
+    for va in mapped:
+        t = printed.get(va)
+        if t and t.status == "ok":
+            out.append(([e for *_, e in truth[va][0].steps], (t.writable, t.user, t.nx)))
+    return out
+
+
+def rights_cause(pairs):
+    """'; it looks like <mistake>' when exactly one of rights_variants gives the printed
+    (w, u, nx) for every mapped address: pairs of (the walk's entries, printed rights)."""
+    fits = [why for why, fn in rights_variants() if all(fn(es) == got for es, got in pairs)]
+    return f"\n  it looks like {fits[0]}" if len(fits) == 1 else ""
 
 
 # ---- the tests -----------------------------------------------------------------------------
@@ -326,7 +398,7 @@ def test_translate_effective_permissions(session):
         assert got == want, (
             f"translate 0x{va:x}: (w, u, nx) = {got if got else describe(t)}, expected {want}; "
             f"the entries: {levels} "
-            f"{session.why()}")
+            f"{session.why()}" + rights_cause(observed_rights(mapped, printed, truth)))
 
 
 @pytest.mark.points(1)

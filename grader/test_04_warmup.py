@@ -172,7 +172,15 @@ class PartA:
         try:
             outs = m.commands([f"{name} {t.index}" for t in tables], timeout=TIMEOUT)
         except KernelError as e:
+            cause = ""
+            if e.verdict != "stub":
+                try:
+                    cause = crash_cause(tables, m.backtrace())
+                except Exception:  # a machine already gone has no stack to read
+                    cause = ""
             self.drop()
+            if cause:
+                raise KernelError(e.verdict, str(e) + cause) from None
             if e.verdict == "stub":
                 self.stubs[kind] = e
             if e.verdict == "hang":  # say where to look, before the serial tail
@@ -246,12 +254,87 @@ def answers(part_a, test, judge):
         pytest.fail(problem, pytrace=False)
 
 
+def x86_32_tables(t):
+    """(mem, cr3) of an x86_32 table record (x86_32_bytes: CR3, then the memory)."""
+    return t.data[4:], int.from_bytes(t.data[:4], "little")
+
+
+def toy_variants(entries):
+    """(the mistake, its translator) for the classic toy-table slips."""
+    frame = lambda e: ((e >> 1) & 0x7) << pt.TOY_OFFSET_BITS  # noqa: E731
+    def present(va):
+        return entries[va >> pt.TOY_OFFSET_BITS] & pt.TOY_P
+    return [
+        ("the offset was masked with 1 << 12 (one bit) instead of (1 << 12) - 1 (the 12 bits "
+         "below it): an off-by-one in the mask",
+         lambda va: frame(entries[va >> 12]) | (va & 1 << 12) if present(va) else None),
+        ("P is never tested: a not-present entry still gives a frame",
+         lambda va: frame(entries[va >> 12]) | (va & 0xFFF)),
+    ]
+
+
+def x86_32_variants(mem, cr3):
+    """(the mistake, its translator) for the classic 4 MiB slips of a 32-bit walk
+    (None from a translator: a fault)."""
+    def pde(va):
+        e = int.from_bytes(mem[(cr3 & pt.X32_ADDR) + 4 * (va >> 22):][:4], "little")
+        return e if e & pt.X32_P and e & pt.X32_PS else None
+
+    def huge(mask, off):
+        return lambda va: (pde(va) & mask) | (va & off) if pde(va) is not None \
+            else pt.x86_32_translate(mem, cr3, va)
+    return [
+        ("a 4 MiB page kept only va's low 12 bits as its offset: its offset is the low 22 bits",
+         huge(pt.X32_4M, 0xFFF)),
+        ("a 4 MiB frame was masked like a 4 KiB one (0xfffff000): bits 12-21 of the directory "
+         "entry (PAT included) leaked into the address; mask with 0xffc00000",
+         huge(pt.X32_ADDR, 0x3FFFFF)),
+    ]
+
+
+def table_cause(t, got):
+    """'; it looks like <mistake>' when one classic slip gives every answer printed for
+    table t (and the right translator does not), else ''."""
+    if t.kind == pt.KIND_TOY:
+        variants = toy_variants(list(t.data))
+    elif t.kind == pt.KIND_X86_32:
+        variants = x86_32_variants(*x86_32_tables(t))
+    else:
+        return ""
+    vas = [va for _, va in t.queries]
+    fits = [why for why, fn in variants if [fn(va) for va in vas] == got]
+    return f"\n  it looks like {fits[0]}" if len(fits) == 1 else ""
+
+
+def crash_cause(tables, stack):
+    """Why a 32-bit translator stopped the kernel, when QEMU's stack shows the panic
+    in x86_32_translate and only reading a 4 MiB directory entry as a table leaves the
+    simulated memory for some query (the right walk never does)."""
+    if not stack or "panic_at" not in stack or "x86_32_translate" not in stack:
+        return ""
+    for t in tables:
+        if t.kind != pt.KIND_X86_32:
+            continue
+        mem, cr3 = x86_32_tables(t)
+        for _, va in t.queries:
+            pde = int.from_bytes(mem[(cr3 & pt.X32_ADDR) + 4 * (va >> 22):][:4], "little")
+            at = (pde & pt.X32_ADDR) + 4 * ((va >> 12) & 0x3FF)
+            if pde & pt.X32_P and pde & pt.X32_PS and at + 4 > len(mem):
+                return (f"\n  QEMU's stack shows the panic in x86_32_translate. The query "
+                        f"{va:#x} has the 4 MiB directory entry {pde:#010x} (PS set); read as a "
+                        f"page table it sends the walk to {at:#x}, past the {len(mem):#x} bytes "
+                        f"of simulated memory: it looks like PS is not tested, so the 4 MiB page "
+                        f"is walked as a table")
+    return ""
+
+
 def check(part_a, test):
     """Every answer of the test's tables equals the model's, query by query."""
     def judge(t, got):
         for (pid, va), pa, want in zip(t.queries, got, t.expected):
             assert pa == want, (f"{t.what}: query {query_text(t, pid, va)}: translated to "
-                                f"{fmt(pa)}, expected {fmt(want)} {part_a.why()}")
+                                f"{fmt(pa)}, expected {fmt(want)} {part_a.why()}"
+                                + table_cause(t, got))
     answers(part_a, test, judge)
 
 
