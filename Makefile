@@ -128,9 +128,18 @@ build: lab-required
 	@$(MAKE) -s -C $(KIT)/labs/$(LAB_NAME) $(MAKE_VARS)
 	@cp $(LAB_BUILD)/compile_commands.json $(KIT)/compile_commands.json
 
+# Does a process listen on the socket? (ss where it exists; else: is there a socket file)
+LISTENING = if command -v ss >/dev/null; then ss -xlH | awk '{print $$5}' | grep -qxF '$(abspath $(GDB_SOCK))'; \
+	else test -S '$(GDB_SOCK)'; fi
+
+# The `make gdb` line that reaches this QEMU: the same lab, variant and socket (a
+# socket given on the command line or in the environment is named, absolute).
+GDB_LINE = make gdb LAB=$(LAB)$(if $(SOLUTION), SOLUTION=1,$(if $(SUBMISSION), 'SUBMISSION=$(abspath $(SUBMISSION))'))$(if \
+	$(filter-out file,$(origin GDB_SOCK)), 'GDB_SOCK=$(abspath $(GDB_SOCK))')
+
 # A lab with build rules of its own (the ARM lab) runs its own qemu/gdb targets.
 OWN_RULES := $(if $(LAB_NAME),$(shell grep -L '^include .*rules\.mk' $(KIT)/labs/$(LAB_NAME)/Makefile 2>/dev/null))
-DELEGATE = $(MAKE) -s -C $(KIT)/labs/$(LAB_NAME) $(1) $(MAKE_VARS) 'PARAMS=$(PARAMS)' 'GDB_SOCK=$(GDB_SOCK)'
+DELEGATE = GDB_LINE="$(GDB_LINE)" $(MAKE) -s -C $(KIT)/labs/$(LAB_NAME) $(1) $(MAKE_VARS) 'PARAMS=$(PARAMS)' 'GDB_SOCK=$(GDB_SOCK)'
 
 ifneq ($(OWN_RULES),)
 qemu qemu-gdb gdb: lab-required
@@ -153,15 +162,6 @@ qemu-gdb: build
 	@echo "  $(GDB_LINE)"
 	qemu-system-x86_64 $(QEMU_ARGS) -action shutdown=pause -d int,cpu_reset -D '$(patsubst %.sock,%,$(GDB_SOCK)).int.log' \
 		-cdrom $(LAB_BUILD)/kernel.iso -gdb 'unix:$(abspath $(GDB_SOCK)),server=on,wait=off' -S
-
-# Does a process listen on the socket? (ss where it exists; else: is there a socket file)
-LISTENING = if command -v ss >/dev/null; then ss -xlH | awk '{print $$5}' | grep -qxF '$(abspath $(GDB_SOCK))'; \
-	else test -S '$(GDB_SOCK)'; fi
-
-# The `make gdb` line that reaches this QEMU: the same lab, variant and socket (a
-# socket given on the command line or in the environment is named, absolute).
-GDB_LINE = make gdb LAB=$(LAB)$(if $(SOLUTION), SOLUTION=1,$(if $(SUBMISSION), 'SUBMISSION=$(abspath $(SUBMISSION))'))$(if \
-	$(filter-out file,$(origin GDB_SOCK)), 'GDB_SOCK=$(abspath $(GDB_SOCK))')
 
 gdb: lab-required
 	@$(call LISTENING) || { echo "kit: no QEMU waits on $(abspath $(GDB_SOCK)): start make qemu-gdb first, with the same LAB, SOLUTION/SUBMISSION and GDB_SOCK"; exit 1; }
