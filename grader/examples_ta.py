@@ -49,6 +49,7 @@ GDB_PROMPT = "(gdb) "
 LAB_PROMPT = "lab> "
 TIMEOUT = 30          # seconds for one step; a session's whole run is bounded by SESSION_TIMEOUT
 SESSION_TIMEOUT = 90
+STORM_RECORDS = 50    # #PF records in QEMU's log that make a storm (a few ms of it)
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r")
 MARKER = re.compile(r"<!--\s*example:\s*(.*?)\s*-->")
 # commands quoted in prose that a TA would type as they are (no placeholder words)
@@ -491,7 +492,7 @@ RECIPES = [
         Step("gdb", "set $i = 0"),
         Step("gdb", "while $i < 32\nset var idt[$i].hi = 0\nset $i = $i + 1\nend"),
         Step("gdb", "delete"), Step("run"), Step("type", "fault write 0xdeadbeaf"),
-        Step("wait", 0.3), Step("ctrl-c"),     # the kernel hangs in a #PF storm: stop it
+        Step("wait", "storm"), Step("ctrl-c"),  # the kernel hangs in a #PF storm: stop it
         block("Program received signal SIGINT, Interrupt.", vary=STORM),
     ]),
     Recipe("bad-load", "01", ("SOLUTION=1",), steps=[
@@ -585,12 +586,13 @@ def run_step(s, st, exs):
         s.wait_serial(LAB_PROMPT)
         s.qemu.send(st.arg + "\r")
         return ""
-    if st.do == "wait":
-        if st.arg == "gdb":
-            s.last = s.wait_gdb()
-            s.running = False
-        else:
-            time.sleep(st.arg)
+    if st.do == "wait":   # until QEMU's log holds a storm of faults (STORM_RECORDS #PF records)
+        deadline = time.monotonic() + TIMEOUT
+        log = s.int_log()
+        while not log.exists() or log.read_bytes()[-(1 << 20):].count(b" v=0e ") < STORM_RECORDS:
+            if time.monotonic() > deadline:
+                raise Failed("no #PF storm in QEMU's log")
+            time.sleep(0.05)
         return ""
     if st.do == "ctrl-c":
         s.last = s.interrupt()
