@@ -580,9 +580,10 @@ def exception_note(note, lines):
     return ""
 
 
-def run_handout(kit, handout, lab_tests, only=None):
-    """Run one handout's examples (or those at the lines of `only`); their records."""
-    text = (Path(kit) / handout).read_text()
+def run_handout(kit, handout, lab_tests, only=None, text=None):
+    """Run one handout's examples (or those at the lines of `only`; of `text`
+    instead of the file's when given); their records."""
+    text = (Path(kit) / handout).read_text() if text is None else text
     lab = lab_of(handout)
     session = Session(lab)
     records = []

@@ -25,20 +25,34 @@ def _session_with(text, needle):
     return found[0]
 
 
-def test_an_example_that_no_longer_holds_fails(tmp_path):
-    """Ex 2's session passes as written, and fails once one printed count is off by one."""
+def test_an_example_that_no_longer_holds_fails():
+    """Ex 2's session passes as written, and fails once one printed count is off by one;
+    Lab 02's fault report (a boot's output after its make qemu line) fails once its error
+    code is off."""
     _built("05-map-to")
+    _built("02-page-fault")
+    names = examples.test_names(KIT)
     text = (KIT / HANDOUT).read_text()
     ex = _session_with(text, "held 47 frames")
-    names = examples.test_names(KIT)
-    (tmp_path / "handouts").mkdir()
-    (tmp_path / HANDOUT).write_text(text)
-    ok = examples.run_handout(tmp_path, HANDOUT, names, only={ex.line})
+    ok = examples.run_handout(KIT, HANDOUT, names, only={ex.line}, text=text)
     assert [r["status"] for r in ok] == ["run"], ok
-    (tmp_path / HANDOUT).write_text(text.replace("held 47 frames", "held 48 frames", 1))
-    bad = examples.run_handout(tmp_path, HANDOUT, names, only={ex.line})
+    changed = text.replace("held 47 frames", "held 48 frames", 1)
+    bad = examples.run_handout(KIT, HANDOUT, names, only={ex.line}, text=changed)
     assert [r["status"] for r in bad] == ["failing"], bad
     assert "held 48 frames" in bad[0]["reason"] and "held 47 frames" in bad[0]["reason"], bad
+
+    lab02 = "handouts/02-page-fault.md"
+    text = (KIT / lab02).read_text()
+    found = examples.parse(lab02, text)
+    report = next(ex for ex in found if ex.kind == "boot output" and "err=0x7" in ex.text)
+    make = [ex for ex in found if ex.kind == "make" and "fault=uwrite" in ex.text][-1]
+    lines = {make.line, report.line}
+    ok = examples.run_handout(KIT, lab02, names, only=lines, text=text)
+    assert [r["status"] for r in ok] == ["run", "run"], ok
+    changed = text.replace("err=0x7 [protection write user]", "err=0x6 [protection write user]", 1)
+    bad = examples.run_handout(KIT, lab02, names, only=lines, text=changed)
+    assert [r["status"] for r in bad] == ["run", "failing"], bad
+    assert "err=0x6" in bad[1]["reason"], bad
 
 
 def test_shape_binds_varying_tokens_and_keeps_counts_exact():
