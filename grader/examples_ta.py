@@ -609,6 +609,19 @@ def run_step(s, st, exs):
     raise ValueError(st.do)
 
 
+def covered(examples, recipes=None):
+    """The ids of the examples some recipe runs."""
+    ids = set()
+    for r in recipes or RECIPES:
+        for st in r.steps:
+            keys = st.covers if st.do == "fn" else ()
+            hits = [find(examples, st)] if st.do in ("block", "log", "inline") else \
+                [find(examples, Step("block", k[0], k[1])) or find(examples, Step("inline", k[0], k[1]))
+                 for k in keys]
+            ids |= {id(e) for e in hits if e is not None}
+    return ids
+
+
 def prebuild(kit, recipes):
     """Build each kernel the recipes need once, before the sessions start (their
     make qemu-gdb then finds it built and never builds the same folder twice at once)."""
@@ -653,13 +666,16 @@ def check(kit=KIT, keep=False):
     finally:
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
+    runs = covered(examples)
     for e in examples:
         if e.not_run:
             e.status, e.reason = "not run", e.not_run
+        elif id(e) not in runs:
+            e.status, e.reason = "failing", "no recipe of grader/examples_ta.py runs it (or mark it not run)"
         elif id(e) in results:
             e.status, e.reason, e.seconds = results[id(e)]
         else:
-            e.status, e.reason = "failing", "no recipe of grader/examples_ta.py runs it (or mark it not run)"
+            e.status, e.reason = "failing", "its session never reached it"
     return [e.record() for e in examples]
 
 
