@@ -209,25 +209,39 @@ def test_starter_over_all_labs_fits_a_screen_and_says_what_to_do(tmp_path):
     assert " FAIL " not in out and "Last serial lines" not in out, out
 
 
-def grade_lab05(seed, tmp_path, name):
+def grade_lab05(seed, tmp_path, name, labs=("05",)):
+    """Grade the solution of `labs` with KIT_SEED=seed: (output, --json results,
+    what Lab 05's kernels printed, sorted)."""
     trans, js = tmp_path / name, tmp_path / f"{name}.json"
-    r = subprocess.run([PY, str(GRADER / "grade.py"), "--solution", "--lab", "05", "--json", str(js)],
+    r = subprocess.run([PY, str(GRADER / "grade.py"), "--solution", "--json", str(js)]
+                       + [w for lab in labs for w in ("--lab", lab)],
                        env=clean_env(KIT_SEED=str(seed), KIT_TRANSCRIPTS=str(trans)),
                        capture_output=True, text=True, timeout=300)
     results = json.loads(js.read_text())
-    texts = sorted(p.read_text() for p in trans.iterdir())
+    texts = sorted(p.read_text() for p in trans.glob("05-map-to-*"))
     return r.stdout, results, texts
 
 
+def first_difference(a, b):
+    """The first line where two lists of transcripts differ, for the message."""
+    for x, y in zip(a, b):
+        for i, (lx, ly) in enumerate(zip(x.splitlines() + [""], y.splitlines() + [""])):
+            if lx != ly:
+                return f"line {i + 1}: {lx!r} / {ly!r}"
+    return f"{len(a)} / {len(b)} transcripts"
+
+
 def test_kit_seed_repeats_lab05s_addresses(tmp_path):
-    """`KIT_SEED=<seed> make grade LAB=05` with the seed a header printed gives the
-    same boots: the kernels print the same addresses (pool, physoff, maps, reads);
-    another seed gives others. --json records the seed with every test."""
-    out, first, texts = grade_lab05(271828, tmp_path, "a")
+    """The repeat command a header of a run over several labs prints,
+    `KIT_SEED=<seed> make grade LAB=05`, gives the same boots: Lab 05's kernels
+    print the same addresses (pool, physoff, maps, reads); another seed gives
+    others. --json records the seed with every test."""
+    out, first, texts = grade_lab05(271828, tmp_path, "a", labs=("04", "05"))
     assert "repeat: KIT_SEED=271828 make grade LAB=05 SOLUTION=1" in out, out
     assert first["seed"] == 271828 and {r["seed"] for r in first["results"]} == {271828}, first
+    assert all(r["passed"] for r in first["results"]), out  # a failing solution prints otherwise
     assert texts and re.search(r"physoff 0x[0-9a-f]+", "".join(texts))
     _, again, texts2 = grade_lab05(271828, tmp_path, "b")
-    assert texts2 == texts, "the same seed gave other kernel output"
+    assert texts2 == texts, "the same seed gave other kernel output: " + first_difference(texts, texts2)
     _, other, texts3 = grade_lab05(314159, tmp_path, "c")
     assert texts3 != texts and {r["seed"] for r in other["results"]} == {314159}
