@@ -13,6 +13,7 @@ which changes the address space).
 Commands of one check are typed in one go (run_commands): the serial port
 answers each separately typed line only after ~50 ms.
 """
+import dataclasses
 import re
 
 import pytest
@@ -163,20 +164,114 @@ def check_chain(m, printed, va, read_u64, cr3, where):
     """Compare `walk` lines for va with the grader's walk of physical memory."""
     expect = paging.walk(read_u64, cr3, va).steps
     got = [(lvl, t, i, raw) for lvl, t, i, raw, _ in printed]
+    cause = chain_cause(got, expect)
     assert len(got) == len(expect), (
         f"walk 0x{va:x} printed {len(got)} levels, expected {len(expect)} "
-        f"(a walk stops after a leaf or a non-present entry) {where}")
+        f"(a walk stops after a leaf or a non-present entry) {where}{cause}")
     for (lvl, t, i, raw, text), (elvl, et, ei, eraw) in zip(printed, expect):
         name = model.paging.LEVEL_NAMES[elvl]
         assert (lvl, t, i) == (elvl, et, ei), (
             f"walk 0x{va:x}: printed {model.paging.LEVEL_NAMES.get(lvl, lvl)} table 0x{t:x}[{i}], "
-            f"expected {name} table 0x{et:x}[{ei}] {where}")
+            f"expected {name} table 0x{et:x}[{ei}] {where}{cause}")
         assert model.same_entry(raw, eraw), (
             f"walk 0x{va:x}: {name}[{ei}] printed 0x{raw:016x}, expected 0x{eraw:016x} "
             f"from physical memory {where}")
         assert text == model.decode(raw, lvl), (
             f"walk 0x{va:x}: {name} entry 0x{raw:016x} printed as '{text}', "
-            f"expected '{model.decode(raw, lvl)}' {where}")
+            f"expected '{model.decode(raw, lvl)}' {where}" + text_cause(raw, lvl, text))
+
+
+def chain_cause(got, expect):
+    """The likely mistake behind a `walk` chain that differs from the grader's walk
+    (steps (level, table, index, raw)): the first table address that is the
+    previous entry with its flag bits still in, or a chain that goes on past a huge
+    leaf (PS set in a PDPT or PD entry) or stops at an entry the grader walks through."""
+    for n, ((lvl, t, _, _), (elvl, et, _, _)) in enumerate(zip(got, expect)):
+        if t != et and n and t & paging.ADDR_MASK == et and t == got[n - 1][3] & ~paging.NX:
+            return (f"\n  the {model.paging.LEVEL_NAMES[elvl]} table address 0x{t:x} is the "
+                    f"{model.paging.LEVEL_NAMES[elvl + 1]} entry whole (flag bits 0x{t & 0xFFF:x} "
+                    f"still in): it looks like the entry was followed without masking it with "
+                    f"pte_addr() (PTE_ADDR_MASK)")
+        if t != et:
+            return ""
+    if len(got) > len(expect) and expect:
+        lvl, _, _, raw = expect[-1]
+        if raw & paging.P and lvl in (2, 3) and raw & paging.PS:
+            size = "1 GiB" if lvl == 3 else "2 MiB"
+            return (f"\n  the grader's walk ends at the {model.paging.LEVEL_NAMES[lvl]} entry "
+                    f"0x{raw:016x}, a {size} leaf (PS set), and yours went on: it looks like "
+                    f"pte_is_leaf does not take PS at the {model.paging.LEVEL_NAMES[lvl]} level")
+    if len(got) < len(expect) and got:
+        lvl, _, _, raw = got[-1]
+        if raw & paging.P:
+            return (f"\n  yours stopped at the present {model.paging.LEVEL_NAMES[lvl]} entry "
+                    f"0x{raw:016x}, which the grader walks through: it looks like pte_is_leaf "
+                    + ("wants PS in a PT entry, where every present entry is a leaf"
+                       if lvl == 1 else f"takes it for a leaf at the {model.paging.LEVEL_NAMES[lvl]} level"))
+    return ""
+
+
+def text_cause(raw, lvl, text):
+    """The likely mistake behind an entry printed wrong, when the text is exactly what
+    naming bit 7 PS in a PT entry (where it is PAT) gives."""
+    want = model.decode(raw, lvl)
+    if lvl == 1 and raw & paging.PS and text == want.replace(" PAT", " PS"):
+        return ("\n  bit 7 of a PT entry is PAT, not PS (a PT entry is always a leaf, PS exists "
+                "only in PDPT and PD entries): it looks like pte_print names bit 7 PS at every level")
+    return ""
+
+
+def rights_variants(read_u64, cr3, leaves):
+    """(the mistake, the ranges it gives) for ptdump's classic rights mistakes,
+    from the grader's own walk of each leaf's chain of entries."""
+    chains = [paging.walk(read_u64, cr3, l.va).steps for l in leaves]
+
+    def ranges(rights):
+        return model.expected_ranges([dataclasses.replace(l, **rights(l, [e for *_, e in c]))
+                                      for l, c in zip(leaves, chains)])
+    every = lambda es, bit: all(e & bit for e in es)  # noqa: E731
+    return [
+        ("W and U were taken from the leaf entry alone: the rights of the upper levels were "
+         "not ANDed in (a page is writable or user only if every level says so)",
+         ranges(lambda l, es: dict(writable=bool(es[-1] & paging.W), user=bool(es[-1] & paging.U)))),
+        ("NX was taken from the leaf entry alone: NX at any level forbids execution (OR it in)",
+         ranges(lambda l, es: dict(nx=bool(es[-1] & paging.NX)))),
+        ("NX was set only when every level has it: NX at any level forbids execution (OR, not AND)",
+         ranges(lambda l, es: dict(nx=every(es, paging.NX)))),
+    ]
+
+
+def rights_cause(m, got, project=lambda rs: rs):
+    """'; it looks like <mistake>' when ptdump's ranges (after `project`) are exactly
+    what one of rights_variants gives, else ''."""
+    read_u64, cr3 = table_reader(m), cr3_of(m)
+    leaves = paging.leaves(read_u64, cr3)
+    for why, ranges in rights_variants(read_u64, cr3, leaves):
+        if project(ranges) == project(got):
+            return f"\n  it looks like {why}"
+    return ""
+
+
+def offset_cause(boots, name):
+    """Why boot `name` stopped on a page fault, when QEMU's record shows it reading a
+    physical address as a pointer: CR2 lies in RAM, unmapped there, and the
+    physical-memory offset mapping reaches it (QEMU's gva2gpa)."""
+    m = boots.pool[name]
+    try:
+        pf = next((e for e in m.exceptions() if e.vector == 14 and e.cr2 is not None), None)
+        if pf is None or pf.cr2 >= MAPPING_END:
+            return ""
+        off, cr3 = boots.layouts[name].physoff, m.regs().cr3
+        if m.gva2gpa(pf.cr2) is not None or m.gva2gpa(off + pf.cr2) != pf.cr2:
+            return ""
+    except OSError:  # QEMU has gone: nothing more to read
+        return ""
+    what = (" (the PML4's own frame, from CR3)" if pf.cr2 & paging.ADDR_MASK == cr3 & paging.ADDR_MASK
+            else "")
+    return (f"\n  QEMU's record: a page fault at CR2 0x{pf.cr2:x}, a physical address{what} read as "
+            f"if it were virtual; this boot maps it at 0x{off + pf.cr2:x}: it looks like "
+            f"phys_to_virt returned pa itself, without adding the physical-memory offset "
+            f"(boot_info.phys_offset)")
 
 
 # ---- CR3, and the two fatal checks (their machines then stay stopped) -----------
@@ -271,7 +366,11 @@ def test_phys_to_virt_matches_gva2gpa(boots):
     pas = [0, MAPPING_END - 8]  # both ends of the mapping, then random addresses
     pas += [boots.rng.randrange(4 << 20, 120 << 20, 8) for _ in range(P2V_SAMPLES)]
     got = {}
-    for out in run_commands(boots.ready("main"), [f"p2v 0x{pa:x}" for pa in pas]):
+    try:
+        outs = run_commands(boots.ready("main"), [f"p2v 0x{pa:x}" for pa in pas])
+    except KernelError as e:
+        raise KernelError(e.verdict, str(e) + offset_cause(boots, "main")) from None
+    for out in outs:
         got.update(model.parse_p2v(out))
     m = boots.inspect("main")
     for pa in pas:
@@ -279,7 +378,9 @@ def test_phys_to_virt_matches_gva2gpa(boots):
         va, value = got[pa]
         assert va == off + pa, (
             f"phys_to_virt(0x{pa:x}) = 0x{va:x}; this boot maps physical memory at "
-            f"0x{off:x}, so expected 0x{off + pa:x} {boots.why('main')}")
+            f"0x{off:x}, so expected 0x{off + pa:x} {boots.why('main')}"
+            + ("; it looks like phys_to_virt returned pa itself, without adding the "
+               "physical-memory offset (boot_info.phys_offset)" if va == pa else ""))
         gpa = m.gva2gpa(va)
         assert gpa == pa, f"QEMU translates 0x{va:x} to {gpa and hex(gpa)}, expected 0x{pa:x}"
         real = int.from_bytes(m.read_phys(pa, 8), "little")
@@ -340,7 +441,8 @@ def test_ptdump_matches_info_mem(boots):
     assert not missing and not extra, (
         "ptdump (merged by user/writable) does not match QEMU's info mem "
         f"{boots.why('main')}:\n  expected (QEMU), not printed: {missing[:6]}\n"
-        f"  printed, not in QEMU: {extra[:6]}")
+        f"  printed, not in QEMU: {extra[:6]}"
+        + rights_cause(boots.inspect("main"), ptdump(boots), model.merge_user_writable))
 
 
 @pytest.mark.points(6)
@@ -353,7 +455,8 @@ def test_ptdump_nx_and_page_sizes(boots):
     extra = [str(r) for r in got if r not in expect]
     assert not missing and not extra, (
         f"ptdump differs from the grader's walk {boots.why('main')}:\n"
-        f"  expected, not printed: {missing[:6]}\n  printed, not expected: {extra[:6]}")
+        f"  expected, not printed: {missing[:6]}\n  printed, not expected: {extra[:6]}"
+        + rights_cause(m, got))
 
 
 @pytest.mark.points(4)
@@ -444,6 +547,15 @@ def test_recursive_entry_points_at_pml4(boots):
     want = paging.P | paging.W | paging.NX
     assert flags == want, (f"PML4[{s}] = 0x{entry:016x} has {paging.flag_names(flags)}, "
                            f"expected {paging.flag_names(want)} (never U: ring 3 must not reach tables)")
+    cache = paging.PWT | paging.PCD
+    extra = entry & ~(paging.ADDR_MASK | want | model.AD)
+    assert not extra, (
+        f"PML4[{s}] = 0x{entry:016x} has bits 0x{extra:x} ({paging.flag_names(extra)}) besides the "
+        f"frame and P, W, NX; expected exactly 0x{(cr3 & paging.ADDR_MASK) | want:016x} (A and D "
+        f"aside)"
+        + (f": they are CR3's PWT/PCD bits (CR3 0x{cr3:x}): it looks like the entry was built from "
+           f"CR3 whole instead of cr3_pml4()" if extra & cache and extra & cache == cr3 & cache
+           and not extra & ~cache else ""))
 
 
 def low_stage(boots):
