@@ -33,6 +33,7 @@
 #   SUBMISSION=dir                   use a submission folder's starter/ files
 #   PARAMS="seed=5 physoff=..."      make qemu: per-boot parameters (as the grader passes them)
 #   INTLOG=1 | INTLOG=path           make qemu: log interrupts and exceptions (QEMU's -d int)
+#   QEMU_EXTRA="-S"                  make qemu: more QEMU options, as given (also labs/06-mpu)
 #   GDB_SOCK=path                    make qemu-gdb / make gdb: the socket (default
 #                                    $TMPDIR/kit-<uid>/<lab>-<variant>.gdb.sock); give both the same
 #   V=1                              show full build commands
@@ -58,7 +59,7 @@ MAKE_VARS := $(if $(SOLUTION),SOLUTION=1) $(if $(SUBMISSION),'SUBMISSION=$(abspa
 GDB_SOCK ?= $(or $(TMPDIR),/tmp)/kit-$(shell id -u)/$(LAB_NAME)-$(VARIANT).gdb.sock
 QEMU_ARGS := -M q35,smm=off -cpu qemu64,+pdpe1gb -m 128M -display none -nic none -no-reboot \
 	-serial mon:stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-	$(if $(PARAMS),-fw_cfg 'name=opt/kit/params$(,)string=$(PARAMS)')
+	$(if $(PARAMS),-fw_cfg 'name=opt/kit/params$(,)string=$(subst $(,),$(,)$(,),$(PARAMS))')
 QEMU_INTLOG := $(if $(filter 1,$(INTLOG)),$(LAB_BUILD)/qemu-int.log,$(INTLOG))
 
 .PHONY: help setup need grade check check-cheats qemu qemu-gdb gdb build clean lab-required bench
@@ -149,7 +150,7 @@ qemu: build
 	@echo "kit: serial on this terminal; Ctrl-A X quits, Ctrl-A C toggles QEMU's monitor"
 	$(if $(QEMU_INTLOG),@echo 'kit: QEMU logs each interrupt and exception to $(abspath $(QEMU_INTLOG))')
 	qemu-system-x86_64 $(QEMU_ARGS) $(if $(QEMU_INTLOG),-d int$(,)cpu_reset -D '$(abspath $(QEMU_INTLOG))') \
-		-cdrom $(LAB_BUILD)/kernel.iso
+		$(QEMU_EXTRA) -cdrom $(LAB_BUILD)/kernel.iso
 
 qemu-gdb: build
 	@mkdir -p "$$(dirname '$(GDB_SOCK)')"

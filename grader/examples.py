@@ -1,14 +1,18 @@
 #!/usr/bin/python3
 """The lab handouts' examples, run against each lab's solution (issue 17).
 
-    examples.py [--lab L]... [--list] [--no-build] [--handout FILE]
+    examples.py [--lab L]... [--list] [--no-build] [--no-ta] [--quick]
 
 Every example a lab handout (handouts/01..06-*.md) shows is run:
   * a ```sh line or an inline `make ...`: `make qemu ...` runs through make
-    (SOLUTION=1) on a pty until the `lab> ` prompt, then quits with Ctrl-A X;
-    `make grade ...` runs make -n (the command make would run) and its TEST=
-    words must select at least one of the lab's tests (make check's solution
-    run grades every test); other make lines run make -n;
+    (SOLUTION=1) on a pty until the `lab> ` prompt, then quits with Ctrl-A X
+    (make check, --quick: the first of each lab does; the others run with
+    QEMU_EXTRA=-S, so QEMU takes the command line make built and waits, and
+    its monitor's `quit` ends it); `make qemu-gdb` starts QEMU waiting and the
+    `make gdb` line after it attaches and runs the gdb commands its comment
+    names; `make grade ...` runs make -n and its TEST= words must select at
+    least one of the lab's tests (make check's solution run grades every
+    test); other make lines run make -n;
   * a block of `lab> ` lines: each command typed at the prompt of the solution
     kernel (the grader's harness, as the tests boot it), and what it printed
     compared with the lines under it in shape (below);
@@ -452,6 +456,9 @@ class Session:
 
 
 _make_runs = {}  # (kit, make line) -> (ok, reason): a line that shows up again runs once
+_booted = set()  # (kit, lab): a make qemu line of that lab has booted to the prompt
+FULL_BOOTS = False  # every make qemu line boots to the prompt (make check-examples);
+                    # else the first of each lab does, the others start QEMU paused (make check)
 
 
 def run_make(kit, cmd, lab_tests, session=None, note=""):
@@ -460,7 +467,7 @@ def run_make(kit, cmd, lab_tests, session=None, note=""):
     if "gdb" not in cmd:  # make qemu-gdb and make gdb go in pairs: each runs
         key = (str(kit), " ".join(words))
         if key not in _make_runs:
-            _make_runs[key] = run_make_once(kit, words, lab_tests)
+            _make_runs[key] = run_make_once(kit, words, lab_tests, session)
         return _make_runs[key]
     return run_make_once(kit, words, lab_tests, session, note)
 
@@ -476,7 +483,11 @@ def run_make_once(kit, words, lab_tests, session=None, note=""):
         target = next((a for a in args[args.index("-C") + 2:] if "=" not in a and not a.startswith("-")),
                       "help")
     if target == "qemu" and "-n" not in args:
-        return run_make_qemu(kit, args, env)
+        lab = (str(kit), session.lab if session else "")
+        if FULL_BOOTS or lab not in _booted:
+            _booted.add(lab)
+            return run_make_qemu(kit, args, env)
+        return run_make_qemu_paused(kit, args, env)
     if target in ("qemu-gdb", "gdb") and "-n" not in args and session is not None:
         return (run_make_qemu_gdb if target == "qemu-gdb" else run_make_gdb)(kit, args, env, session, note)
     if target == "setup":
@@ -543,6 +554,29 @@ def run_make_gdb(kit, args, env, session, note):
     finally:
         end(child)
         session.close_gdb()
+
+
+def run_make_qemu_paused(kit, args, env):
+    """make qemu with QEMU_EXTRA=-S: QEMU takes the command line make built (PARAMS,
+    INTLOG, ...) and waits, stopped; its monitor (Ctrl-A C) answers, `quit` ends it.
+    (The lab's first make qemu line boots to the prompt; the grader boots every lab.)"""
+    import pexpect
+    child = pexpect.spawn("make", ["-s"] + args + ["SOLUTION=1"], cwd=str(kit),
+                          env=dict(env, QEMU_EXTRA="-S"), timeout=QEMU_PROMPT_TIMEOUT,
+                          encoding="utf-8", codec_errors="replace")
+    try:
+        if child.expect(["Ctrl-A C toggles", pexpect.EOF, pexpect.TIMEOUT]) != 0:
+            return False, f"make {' '.join(args)} did not start QEMU: {child.before[-300:]!r}"
+        child.send("\x01c")
+        if child.expect([r"\(qemu\) ", pexpect.EOF, pexpect.TIMEOUT]) != 0:
+            tail = child.before[-400:].strip().replace("\r", "").replace("\n", " | ")
+            return False, f"make {' '.join(args)}: QEMU did not take its command line: {tail}"
+        child.send("quit\r")
+        if child.expect([pexpect.EOF, pexpect.TIMEOUT], timeout=10) != 0:
+            return False, "QEMU's quit did not end it"
+        return True, ""
+    finally:
+        end(child)
 
 
 def run_make_qemu(kit, args, env):
@@ -791,6 +825,8 @@ def main():
     ap.add_argument("--list", action="store_true", help="list the examples found, run nothing")
     ap.add_argument("--no-build", action="store_true", help="the solutions are built already")
     ap.add_argument("--no-ta", action="store_true", help="leave out the TA guide's examples")
+    ap.add_argument("--quick", action="store_true",
+                    help="as make check runs them: one make qemu a lab boots, the others start paused")
     args = ap.parse_args()
     labs = None
     if args.lab:
@@ -803,6 +839,8 @@ def main():
                 print(f"{Path(h).name}:{ex.line:<4} {ex.kind:<16} {state:<8} {ex.text.splitlines()[0][:70]}")
         return
     t0 = time.monotonic()
+    global FULL_BOOTS
+    FULL_BOOTS = not args.quick
     if not args.no_build:
         from harness import config
         bad = build(KIT, labs or config.labs())
