@@ -469,8 +469,8 @@ def test_pferr_decoder_every_combination(boots):
         assert c in got, f"expected a line 'pferr {hx(c)} [..]' from `pferr`; it printed none"
         assert got[c] == model.decode(c), (
             f"error code {hx(c)} decoded as [{got[c]}], expected [{model.decode(c)}]"
-            + pferr_cause([(k, got.get(k)) for k in codes])
-            + (" (ignore the bits <kit/pferr.h> does not define)" if c & ~model.DEFINED else ""))
+            + (" (ignore the bits <kit/pferr.h> does not define)" if c & ~model.DEFINED else "")
+            + pferr_cause([(k, got.get(k)) for k in codes]))
 
 
 @pytest.mark.points(2)
