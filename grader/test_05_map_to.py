@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from harness import new_rng, paging, symbols
+from harness import KernelError, new_rng, paging, symbols
 from harness.machine import KERNEL_VMA, STOPPED
 from models import mapper as mm
 
@@ -47,6 +47,7 @@ class Lab5:
         self.used_slots = set()
         self.used_low = set()  # (i3, i2) positions under PML4[0] taken by tests
         self.ready = False
+        self.twin = None  # the other boot of the run
 
     def start(self):
         """Wait for the boot and learn the machine, once; a failure is kept and
@@ -62,7 +63,13 @@ class Lab5:
             self.ready = True
 
     def _learn(self):
-        out = self.m.wait_prompt()
+        try:
+            out = self.m.wait_prompt()
+        except KernelError as e:
+            cause = self._boot_stop_cause()
+            if cause:
+                raise KernelError(e.verdict, f"{cause}\n{e}") from None
+            raise
         b = BANNER.search(out)
         if not b:
             raise AssertionError("the kernel did not print the lab's boot line (lab5: pool ...); "
@@ -85,6 +92,26 @@ class Lab5:
         self.used_slots |= {mm_index(LAZY_BASE, 4), 0, 511}
         self.low_pdpt = mem.table(pml4[0])
         self.low_pd = mem.table(self.low_pdpt[0])
+
+    def _boot_stop_cause(self):
+        """When the boot stopped in a panic called by frame_free() from
+        frame_init() (QEMU's stack), the likely reason, or None."""
+        try:
+            stack = self.m.backtrace()
+        except (KernelError, ValueError):
+            return None
+        if not {"panic_at", "frame_free", "frame_init"} <= set(stack):
+            return None
+        text = (f"at boot frame_init() called frame_free() on a frame it refuses (QEMU's stack: "
+                f"{' <- '.join(map(str, stack))}).")
+        if self.trim:
+            return text + " This boot's usable regions start and end off a 4 KiB boundary: " \
+                "round each region's start up and its end down to whole frames."
+        twin_ok = self.twin is not None and self.twin.trim and "lab5: pool" in self.twin.m.text
+        return text + " Most likely frame 0: this boot's memory map has a usable region from " \
+            "address 0, and frame 0 is FRAME_NONE, never in the pool" + \
+            (" (the audit boot, whose regions are trimmed so frame 0 is never whole, booted)"
+             if twin_ok else "") + ". Leave frame 0 out in frame_init."
 
     # ---- choosing addresses ---------------------------------------------------
     def fresh_page(self, half=None):
@@ -229,6 +256,7 @@ def _start_machines(pool):
                      ("full", LAB, dict(seed=rng.randrange(1 << 32), fill=0, trim=trim))])
     pool.lab = Lab5(pool["main"], rng, frames, physoff)
     pool.full = Lab5(pool["full"], rng, None, 0xFFFF888000000000, trim)
+    pool.lab.twin, pool.full.twin = pool.full, pool.lab
 
 
 @pytest.fixture(scope="module")
@@ -268,7 +296,13 @@ def random_maps(lab):
             mem = mm.PhysCache(lab.m)
             before = lab.walk(va, mem)
             tables_before = mm.table_tree(mem, lab.cr3, lab.rules.ram_top)
-            code = lab.map(va, frame, flags)
+            try:
+                code = lab.map(va, frame, flags)
+            except KernelError as e:
+                cause = _junk_walk(lab, va, flags, frame, tables_before)
+                if cause:
+                    raise KernelError(e.verdict, f"{cause}\n{e}") from None
+                raise
             mem = mm.PhysCache(lab.m)  # the state right after this map_to
             after = lab.walk(va, mem)
             created = {tbl: mem.table(tbl) for lvl, tbl, _, _ in after.steps if lvl < before.level}
@@ -278,6 +312,27 @@ def random_maps(lab):
         return maps
     except AssertionError as e:  # KernelError too
         return e
+
+
+def _junk_walk(lab, va, flags, frame, tables_before):
+    """When map_to stopped the kernel: the new table on va's path that is not
+    zeroed (its entries read from physical memory), as a message, or None."""
+    mem, table = mm.PhysCache(lab.m), lab.cr3 & mm.ADDR_MASK
+    for level in (4, 3, 2):
+        idx = mm_index(va, level)
+        entries = mem.table(table)
+        junk = [(i, e) for i, e in enumerate(entries) if e and i != idx]
+        if table not in tables_before and (junk or entries[idx] & mm.ADDR_MASK >= lab.rules.ram_top):
+            i, e = junk[0] if junk else (idx, entries[idx])
+            return (f"map_to(0x{va:x}, 0x{frame:x}, {mm.flag_text(flags)}) stopped the kernel after "
+                    f"linking a new {mm_level_name(level)} at 0x{table:x} that is not zeroed: its "
+                    f"entry {i} holds 0x{e:x}, and map_to followed entry {idx} (0x{entries[idx]:x}) "
+                    "as if it led to a table. A frame from frame_alloc() holds whatever was left in "
+                    "it; memset each new table to 0 through phys_to_virt() before linking it")
+        if not entries[idx] & mm.P or entries[idx] & mm.ADDR_MASK >= lab.rules.ram_top:
+            return None
+        table = entries[idx] & mm.ADDR_MASK
+    return None
 
 
 def _clean(mp):
@@ -459,7 +514,9 @@ def test_map_creates_fresh_zeroed_tables(lab, random_maps):
             assert why is None, f"{_describe(mp)}: the new {name} is frame 0x{tbl:x}, {why}"
             junk = [(i, e) for i, e in enumerate(mp["created"][tbl]) if e and i != idx]
             assert not junk, f"{_describe(mp)}: the new {name} at 0x{tbl:x} is not zeroed: entry " \
-                f"{junk[0][0]} holds 0x{junk[0][1]:x} ({len(junk)} stray entries; zero each new table)"
+                f"{junk[0][0]} holds 0x{junk[0][1]:x} ({len(junk)} stray entries): a frame from " \
+                "frame_alloc() holds whatever was left in it; memset each new table to 0 through " \
+                "phys_to_virt() before linking it"
     made = sum(len(mp["created"]) for mp in random_maps)
     before, after = lab.random_pool
     assert before - after == made, f"these {len(random_maps)} map_to calls created {made} tables " \
