@@ -248,7 +248,7 @@ def short_message(text):
 
 # The harness's stub verdict (harness/machine.py), wherever a test quotes it.
 STUB = re.compile(r"not implemented: (\S+) \(Lab (\d+)\) is still a stub(?:; write it in (\S+?))?\.?$", re.M)
-STUB_LINE = 100  # a stub's line lists the tests it stops while they fit in this many columns
+STUB_LINE = 110  # a stub's line lists the tests it stops while they fit in this many columns (one at least)
 
 
 def stub_of(r):
@@ -295,7 +295,10 @@ def stub_lines(lab, rows):
             rest.append(r)
     lines = []
     for (fn, lab_no, path), hit in stops.items():
-        where = ", ".join(([] if lab.startswith(f"{lab_no:02d}-") else [f"Lab {lab_no}"]) + ([path] if path else []))
+        own = lab.startswith(f"{lab_no:02d}-")
+        if own and f"starter/{lab}/" in path:  # the student's own folder for this lab: the name says it
+            path = path.rsplit(f"starter/{lab}/", 1)[1]
+        where = ", ".join(([] if own else [f"Lab {lab_no}"]) + ([path] if path else []))
         head = f"  stub {fn}" + (f" ({where})" if where else "")
         lost = sum(r["points"] for r in hit)
         if len(hit) == len(rows):
@@ -303,12 +306,11 @@ def stub_lines(lab, rows):
             continue
         line = f"{head}: stops {len(hit)} test{'s' if len(hit) > 1 else ''}, {lost} points"
         names = [r["name"].removeprefix("test_") for r in hit]
-        for k in range(len(names), 0, -1):  # as many names as fit
+        for k in range(len(names), 0, -1):  # as many names as fit, one at least
             more = f", +{len(names) - k} more" if k < len(names) else ""
-            if len(f"{line}: {', '.join(names[:k])}{more}") <= STUB_LINE:
-                line = f"{line}: {', '.join(names[:k])}{more}"
+            if k == 1 or len(f"{line}: {', '.join(names[:k])}{more}") <= STUB_LINE:
+                lines.append(f"{line}: {', '.join(names[:k])}{more}")
                 break
-        lines.append(line)
     return lines, rest
 
 

@@ -35,7 +35,8 @@ def stub(fn, lab_no, path):
 
 def test_one_line_per_stub_naming_the_tests_it_stops():
     """Tests stopped by a stub make one line per stub function, with the tests
-    and points it costs; other failures and passes keep their own lines."""
+    and points it costs (a file in the lab's own folder by its name there);
+    other failures and passes keep their own lines."""
     lab = "03-cr3"
     rows = [result("a", lab, stub("cr3_flags", 3, "starter/03-cr3/cr3.c")),
             result("b", lab, stub("phys_to_virt", 3, "starter/03-cr3/cr3.c")),
@@ -43,8 +44,8 @@ def test_one_line_per_stub_naming_the_tests_it_stops():
                    + stub("phys_to_virt", 3, "starter/03-cr3/cr3.c"), points=5),
             result("d", lab, "PML4[3] differs"), result("e", lab, passed=True)]
     lines, rest = grade.stub_lines(lab, rows)
-    assert lines == ["  stub cr3_flags (starter/03-cr3/cr3.c): stops 1 test, 2 points: a",
-                     "  stub phys_to_virt (starter/03-cr3/cr3.c): stops 2 tests, 7 points: b, c"], lines
+    assert lines == ["  stub cr3_flags (cr3.c): stops 1 test, 2 points: a",
+                     "  stub phys_to_virt (cr3.c): stops 2 tests, 7 points: b, c"], lines
     assert [r["name"] for r in rest] == ["test_d", "test_e"]
     lines, _ = grade.stub_lines("05-map-to", [result(n, "05-map-to", stub(
         "gdt_init", 1, "starter/01-segmentation/gdt.c")) for n in "xyz"])
@@ -52,6 +53,9 @@ def test_one_line_per_stub_naming_the_tests_it_stops():
     many = [result(f"a_rather_long_test_name_{i}", lab, stub("translate", 3, "w.c")) for i in range(9)]
     (line,), _ = grade.stub_lines(lab, many + [result("other", lab, passed=True)])
     assert len(line) <= grade.STUB_LINE and line.endswith(" more"), line
+    (line,), _ = grade.stub_lines(lab, [result("x" * grade.STUB_LINE, lab, stub("translate", 3, "w.c")),
+                                        result("y", lab, stub("translate", 3, "w.c")), result("z", lab)])
+    assert line.endswith(f": {'x' * grade.STUB_LINE}, +1 more"), line  # one name at least
 
 
 def test_start_here_names_the_earliest_labs_stub_and_its_file():
