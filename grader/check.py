@@ -63,8 +63,10 @@ def main():
         procs[variant] = (subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env=env), out)
     selftest = None
     if not extra:
-        selftest = subprocess.Popen([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                                     str(GRADER / "selftest")], stdout=subprocess.PIPE,
+        # the longest branch: two xdist workers, a test file each at a time (a
+        # file's module fixtures are shared by its tests), fill its waits
+        selftest = subprocess.Popen([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2",
+                                     "--dist", "loadfile", str(GRADER / "selftest")], stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, text=True)
     results = {}
     for variant, (p, out) in procs.items():
