@@ -103,7 +103,7 @@ class Lab5:
         if not {"panic_at", "frame_free", "frame_init"} <= set(stack):
             return None
         text = (f"at boot frame_init() called frame_free() on a frame it refuses (QEMU's stack: "
-                f"{' <- '.join(map(str, stack))}).")
+                f"{' <- '.join(str(f) for f in stack if f)}).")
         if self.trim:
             return text + " This boot's usable regions start and end off a 4 KiB boundary: " \
                 "round each region's start up and its end down to whole frames."
