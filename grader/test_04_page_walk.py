@@ -115,6 +115,15 @@ def noncanonical_addresses(rng):
     return out
 
 
+def fixture_offsets(rng, size):
+    """Two random offsets into a page of `size`; in a huge page one has bit 12 clear and
+    one set, so a frame that keeps the leaf's PAT bit (bit 12) shows on every run."""
+    a, b = rng.randrange(size), rng.randrange(size)
+    if size > 1 << 12:
+        a, b = a & ~(1 << 12), b | 1 << 12
+    return [a, b]
+
+
 # ---- the shared boots ----------------------------------------------------------------
 
 def table_reader(m):
@@ -177,8 +186,8 @@ class Session:
              "physmap": [lay.physoff + rng.randrange(RAM) for _ in range(PER_GROUP)],
              "vga": [0xB8000 + rng.randrange(0x8000) for _ in range(3)]}
         for name, size in SIZES.items():
-            g[f"fix{name}"] = [f.va + rng.randrange(f.size) for f in lay.fixtures
-                               for _ in range(2) if f.size == size]
+            g[f"fix{name}"] = [f.va + off for f in lay.fixtures if f.size == size
+                               for off in fixture_offsets(rng, size)]
         for level in (4, 3, 2, 1):
             cands = [va for va in hole_candidates(rng, lay, level)
                      if paging.canonical(va) and not walk(va).mapped and walk(va).level == level]
