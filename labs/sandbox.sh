@@ -11,7 +11,7 @@
 #   sandbox.sh -o DIR [-d DEP -t TARGET]... [-r PATH]... TOOL FILE -- COMMAND...
 #       Run COMMAND. Its outputs are named @out/NAME in its arguments: it
 #       writes them into a private folder, and they are moved into DIR only
-#       when it succeeded and passed the checks. TOOL (compiler, linker, iso)
+#       when it succeeded and passed the checks. TOOL (compiler, linker)
 #       and FILE (what it builds) name it in messages; a COMMAND that builds
 #       several files (labs/sandbox-cc) writes the one it is at to @out/.current.
 #       -d DEP     a compiler's dependency file (@out/DEP): every file the
