@@ -82,7 +82,8 @@ def main():
     import examples
     example_pool = ThreadPoolExecutor(max_workers=2)
     t_examples = time.monotonic()
-    example_tasks = [] if args.no_examples else examples.submit(example_pool, labs=args.lab or None)
+    example_tasks = [] if args.no_examples else \
+        examples.submit(example_pool, labs=args.lab or None, nice=True)
     examples_done = []  # when each task ended
     for _, f in example_tasks:
         f.add_done_callback(lambda _: examples_done.append(time.monotonic()))
