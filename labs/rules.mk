@@ -139,11 +139,13 @@ ISO := $(BUILD)/kernel.iso
 GRUB_CORE := $(BUILD)/grub-core.img
 
 # make -j starts jobs in this order: the core, the current lab's student files
-# and kit side, the earlier labs' files from the latest (the larger groups),
-# then the core's small assembler files, so both cores stay busy to the end.
+# and kit side, GRUB's core image (else made last, when the link waits for it),
+# the earlier labs' files from the latest (the larger groups), then the core's
+# small assembler files, so both cores stay busy to the end.
 reverse = $(if $(1),$(call reverse,$(wordlist 2,$(words $(1)),$(1))) $(firstword $(1)))
 STUDENT_GROUPS := $(call reverse,$(wordlist 2,$(words $(GROUPS)),$(GROUPS)))
-FIRST_JOBS := $(CORE_OBJ) $(firstword $(STUDENT_GROUPS)) $(firstword $(GROUPS)) $(wordlist 2,99,$(STUDENT_GROUPS)) $(OBJS)
+FIRST_JOBS := $(CORE_OBJ) $(firstword $(STUDENT_GROUPS)) $(firstword $(GROUPS)) $(GRUB_CORE) \
+	$(wordlist 2,99,$(STUDENT_GROUPS)) $(OBJS)
 all: $(FIRST_JOBS) $(ISO) $(BUILD)/compile_commands.json
 # the kernel (and GRUB's core image, made meanwhile): the grader boots the ELF
 # with -kernel while the ISO is being made
