@@ -848,6 +848,8 @@ def main():
     if args.lab:
         from harness import config
         labs = [l for l in config.labs() for want in args.lab if l.startswith(want.zfill(2)[:2])]
+        if not labs:
+            ap.error(f"no lab matches {' '.join(args.lab)} (labs: {' '.join(config.labs())})")
     if args.list:
         for h in handouts(KIT, labs):
             for ex in parse(h, (KIT / h).read_text()):
