@@ -198,8 +198,10 @@ def block_examples(handout, line, info, body, marks, problem):
         for k, row in enumerate(rows):
             cmd = strip_comment(row)
             if cmd:
-                found.append(Example(handout, line + 1 + k, "make", cmd, dict(marks), problem,
-                                     note=row.strip()[len(cmd):]))
+                note = row.strip()[len(cmd):]
+                found.append(Example(handout, line + 1 + k, "make", cmd, dict(marks), problem, note=note))
+                for also in re.findall(r"also: (make [^)]*)\)", note):  # `# ... (also: make ...)`
+                    found.append(Example(handout, line + 1 + k, "make", also.strip(), dict(marks), problem))
         return found
     if any(r.startswith("lab> ") for r in rows):
         return [Example(handout, line, "lab session", body, marks, problem)]
