@@ -388,26 +388,33 @@ def _kernel_image(lab):
 def _whole_pool(lab):
     """Every frame the contract puts in a pool without a cap: each whole 4 KiB
     inside one usable region, not frame 0, overlapping neither the kernel image
-    nor the boot information. {pa: why it is notable} for the message."""
+    nor the boot information."""
     (ks, ke), (bs, be) = _kernel_image(lab), lab.info
-    frames = {}
+    frames = set()
     for r in lab.regions:
-        if r.type != mm.USABLE:
-            continue
-        first, end = -(-r.base // PAGE) * PAGE, r.end // PAGE * PAGE
-        for pa in range(max(first, PAGE), min(end, MAX_PHYS), PAGE):
-            if pa < ke and ks < pa + PAGE or pa < be and bs < pa + PAGE:
-                continue
-            near = [why for cond, why in [
-                (pa == first, f"the first whole frame of the usable region 0x{r.base:x}-0x{r.end:x}"),
-                (pa + PAGE == end, f"the last whole frame of the usable region 0x{r.base:x}-0x{r.end:x}"),
-                (pa == ke, f"right after the kernel image (which ends at 0x{ke:x})"),
-                (pa + PAGE == ks, f"right before the kernel image (from 0x{ks:x})"),
-                (be <= pa < be + PAGE, f"the first frame after the boot information (ends at 0x{be:x})"),
-                (bs - PAGE < pa + PAGE <= bs,
-                 f"the last frame before the boot information (from 0x{bs:x})")] if cond]
-            frames[pa] = "; ".join(near)
+        if r.type == mm.USABLE:
+            first, end = -(-r.base // PAGE) * PAGE, r.end // PAGE * PAGE
+            frames.update(pa for pa in range(max(first, PAGE), min(end, MAX_PHYS), PAGE)
+                          if not (pa < ke and ks < pa + PAGE or pa < be and bs < pa + PAGE))
     return frames
+
+
+def _where(lab, pa):
+    """What is notable about the place of frame pa, for a message ("" if nothing)."""
+    (ks, ke), (bs, be) = _kernel_image(lab), lab.info
+    notes = [why for cond, why in [
+        (pa == ke, f"right after the kernel image, which ends at 0x{ke:x}"),
+        (pa + PAGE == ks, f"right before the kernel image, from 0x{ks:x}"),
+        (be <= pa < be + PAGE, f"the first frame after the boot information, which ends at 0x{be:x}"),
+        (bs - PAGE < pa + PAGE <= bs, f"the last frame before the boot information, from 0x{bs:x}")]
+        if cond]
+    for r in lab.regions:
+        first, end = -(-r.base // PAGE) * PAGE, r.end // PAGE * PAGE
+        if r.type == mm.USABLE and pa == first:
+            notes.append(f"the first whole frame of the usable region 0x{r.base:x}-0x{r.end:x}")
+        if r.type == mm.USABLE and pa + PAGE == end:
+            notes.append(f"the last whole frame of the usable region 0x{r.base:x}-0x{r.end:x}")
+    return "; ".join(notes)
 
 
 def _pool_short_cause(lab):
@@ -433,13 +440,13 @@ def test_allocator_hands_out_only_free_usable_frames(lab, full_pool):
         assert not state.boot_bad, f"at boot, frame_alloc() handed out {state.boot_bad[0][0]}: " \
             f"{state.boot_bad[0][1]}"
     got, want = _audit(full_pool), _whole_pool(full_pool)
-    missing, extra = sorted(set(want) - got), sorted(got - set(want))
+    missing, extra = sorted(want - got), sorted(got - want)
     assert not extra, f"frame_init put frame 0x{extra[0]:x} in the pool: it is not a whole 4 KiB " \
         f"inside one usable region ({len(extra)} such frames; round each region's start up and its " \
         "end down to 4 KiB)"
     assert not missing, f"without a cap (FRAME_POOL_ALL) the pool lacks {len(missing)} of the " \
         f"{len(want)} frames it may hold, first 0x{missing[0]:x}" + \
-        (f" ({want[missing[0]]})" if want[missing[0]] else "") + \
+        (f" ({_where(full_pool, missing[0])})" if _where(full_pool, missing[0]) else "") + \
         ": a frame that only touches the kernel image or the boot information does not overlap it, " \
         "and every whole frame of a usable region counts"
     assert lab.pool >= lab.frames, f"the pool holds {lab.pool} frames, but frame_init was asked " \
