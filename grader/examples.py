@@ -149,7 +149,8 @@ def parse(handout, text):
     lines = text.splitlines()
     commands = lab_commands(lab_of(handout))
     out, i = [], 0
-    in_checks = False
+    in_checks = False  # the generated "What the grader checks" and the "Reading a
+    reading = False    # failure" sections quote tests and messages, not commands to run
     para = []  # (line number, text) of the paragraph being read
     while i < len(lines):
         line = lines[i]
@@ -157,6 +158,8 @@ def parse(handout, text):
             in_checks = True
         if "<!-- checks:end" in line:
             in_checks = False
+        if line.startswith("#"):
+            reading = line.strip().lower().startswith("### reading a failure")
         m = re.match(r"^(\s*)(`{3,})\s*([\w-]*)\s*$", line)
         if m or not line.strip() or line.lstrip().startswith(("|", "#", "* ", "- ")) \
                 or re.match(r"\s*\d+\. ", line):
@@ -167,10 +170,11 @@ def parse(handout, text):
             end = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == fence), len(lines))
             body = "\n".join(lines[i + 1:end])
             marks, problem = read_markers(markers_above(lines, i))
-            out += block_examples(handout, i + 1, info, body, marks, problem)
+            if not (in_checks or reading):
+                out += block_examples(handout, i + 1, info, body, marks, problem)
             i = end + 1
             continue
-        if line.strip() and not in_checks and not line.lstrip().startswith(("|", "#")):
+        if line.strip() and not in_checks and not reading and not line.lstrip().startswith(("|", "#")):
             para.append((i + 1, line))
         i += 1
     return out + paragraph_examples(handout, para, commands)

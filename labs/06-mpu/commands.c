@@ -141,7 +141,7 @@ static int access(int argc, char **argv, bool user)
 {
     u64 addr, value = 0;
     enum user_op op;
-    if (argc < 3 || !monitor_arg_u64(argc, argv, 2, &addr))
+    if (!monitor_arg_u64(argc, argv, 2, &addr)) /* prints the usage: `kern write` alone */
         return 1;
     if (strcmp(argv[1], "read") == 0)
         op = USER_READ;
