@@ -66,7 +66,7 @@ class Lab5:
         try:
             out = self.m.wait_prompt()
         except KernelError as e:
-            cause = self._boot_stop_cause()
+            cause = e.verdict == "panic" and self._boot_stop_cause()  # a stub is said as such
             if cause:
                 raise KernelError(e.verdict, f"{cause}\n{e}") from None
             raise
