@@ -413,7 +413,7 @@ def inline(cmd, n=1):
 BP = (r"(?<=Breakpoint )\d+",)   # breakpoint numbers depend on what the session set before
 INDEX = (r"(?<=\[) *\d+(?=\])",)  # table indices of a walk: where this build's code lies
 SIZES = (r"\b\d+K\b",)            # range sizes of a ptdump: how big this build's parts are
-STORM = (r"<[^>]*>", r"(?<=rflags ).*")  # where Ctrl-C caught a #PF storm
+STORM = (r"<[^>]*>", r"(?<=rflags ).*", r"(?<=ss ).*")  # where Ctrl-C caught a #PF storm (SS is 0 once nested)
 LOG = (r"^ *\d+(?=:)",)            # the log's record numbers: every interrupt before counts
 
 
