@@ -7,11 +7,13 @@
 Exits 0 at full marks, 1 below, 2 on a usage error.
 """
 import argparse
+import atexit
 import hashlib
 import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -399,6 +401,8 @@ def main():
 
     t0 = time.monotonic()
     logs = Path(tempfile.mkdtemp(prefix="kit-build-"))
+    # the build logs live as long as this run (every grading used to leave one behind)
+    atexit.register(shutil.rmtree, logs, True)
     if args.prebuilt:
         variant = args.variant or variant
         os.environ["KIT_VARIANT"] = variant

@@ -30,7 +30,7 @@ from functools import lru_cache
 import pexpect
 
 from harness import MachinePool, config, symbols
-from harness.machine import KernelError, Machine
+from harness.machine import KernelError, Machine, private_tmp
 
 QEMU_ARM = os.environ.get("KIT_QEMU_ARM", "qemu-system-arm")
 BOARD = "mps2-an385"
@@ -138,7 +138,7 @@ class ArmMachine(Machine):
         self.elf = self.iso = str(kernel or elf(lab))  # elf() waits for the lab's build
         if not os.path.exists(self.elf):
             raise KernelError("build", f"no kernel image {self.elf}: the lab did not build")
-        self.tmp = tempfile.mkdtemp(prefix="kit-qemu-arm-")
+        self.tmp = private_tmp("kit-qemu-arm-")
         self.monitor_path = os.path.join(self.tmp, "monitor.sock")
         self.log_path = os.path.join(self.tmp, "qemu.log")
         self.boot_timeout = timeout

@@ -111,6 +111,21 @@ def _limit_files():
     signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
 
 
+
+UNIX_PATH_MAX = 107  # a unix socket's path: sun_path holds 108 bytes with the NUL
+
+
+def private_tmp(prefix):
+    """A private (0700) temporary folder for one QEMU's monitor socket and log.
+    Under $TMPDIR when the socket path fits a unix socket's 107 bytes, else
+    under /tmp: a long TMPDIR (a deep CI workspace, a batch's private folder)
+    must not make every test fail with a monitor that cannot be reached."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    if len(os.path.join(tmp, "monitor.sock").encode()) <= UNIX_PATH_MAX:
+        return tmp
+    os.rmdir(tmp)
+    return tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+
 class Machine:
     log_checked = 0.0  # when the exception log's size was last looked at (_check_log)
 
@@ -131,7 +146,7 @@ class Machine:
         image = self.iso if via == "grub" else self.elf
         if not os.path.exists(image):
             raise KernelError("build", f"no kernel image {image}: the lab did not build")
-        self.tmp = tempfile.mkdtemp(prefix="kit-qemu-")
+        self.tmp = private_tmp("kit-qemu-")
         self.monitor_path = os.path.join(self.tmp, "monitor.sock")
         self.log_path = os.path.join(self.tmp, "qemu.log")
         self.boot_timeout = timeout

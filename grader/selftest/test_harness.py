@@ -44,6 +44,21 @@ def test_monitor_round_trip(smoke, via):
     assert m.command(f"echo {words}").strip() == words
 
 
+def test_long_tmpdir_keeps_the_monitor(smoke, tmp_path, monkeypatch):
+    """A TMPDIR too deep for a unix socket's 107 bytes (a CI workspace, a batch's
+    private folder) still gives a reachable monitor, and nothing left in it."""
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    monkeypatch.setenv("TMPDIR", str(deep))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    m = smoke()
+    m.wait_prompt()
+    assert len(m.monitor_path) <= 107
+    assert "RIP=" in m.hmp("info registers")
+    m.close()
+    assert not list(deep.iterdir())
+
+
 def test_params_reach_kernel(smoke):
     """fw_cfg parameters chosen per boot reach the kernel without rebuilding the ISO."""
     seed = random.getrandbits(40)
