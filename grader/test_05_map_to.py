@@ -180,11 +180,10 @@ class Lab5:
         return pa
 
     def snapshot(self):
-        """{table_pa: (level, entries with A/D masked)} of every table reachable
-        from CR3, read from physical memory."""
+        """paging.Tables of every table reachable from CR3, read from physical
+        memory (paging.describe_changes compares two, A/D aside)."""
         mem = mm.PhysCache(self.m)
-        return {pa: (level, [e & ~mm.AD for e in mem.table(pa)])
-                for pa, level in mm.table_tree(mem, self.cr3, self.rules.ram_top).items()}
+        return paging.snapshot(mem.table, self.cr3, mm.table_tree(mem, self.cr3, self.rules.ram_top))
 
     def pool_size(self):
         """How many frames frame_alloc() hands out before FRAME_NONE (all given back)."""
@@ -203,26 +202,6 @@ def trimmed(regions, n):
     """The memory map as the kernel sees it with trim=n (labs/05-map-to/main.c)."""
     return [mm.Region(r.base + n, r.end - n, r.type)
             if n and r.type == mm.USABLE and r.end - r.base > 2 * n else r for r in regions]
-
-
-def first_difference(before, after):
-    """The first entry (highest level first) that differs between two snapshot()s,
-    as text: level, table, index, before -> after."""
-    order = sorted(set(before) | set(after),
-                   key=lambda pa: (-(before.get(pa) or after.get(pa))[0], pa))
-    for pa in order:
-        if pa not in before or pa not in after:
-            continue  # a table (un)linked: its parent entry differs and comes first
-        level, old = before[pa]
-        new = after[pa][1]
-        for i, (a, b) in enumerate(zip(old, new)):
-            if a != b:
-                return (f"{mm_level_name(level)} at 0x{pa:x}, entry {i}: 0x{a:x} "
-                        f"({mm.flag_text(a)}) -> 0x{b:x} ({mm.flag_text(b)})")
-    extra = sorted(set(after) - set(before))
-    if extra:
-        return f"a new table at 0x{extra[0]:x} is reachable"
-    return "no entry differs"
 
 
 def mm_index(va, level):
@@ -583,8 +562,9 @@ def _refused(lab, cases, pool=True):
             f"{expect} ({status_code(expect)}).{HINTS.get(expect, '')}"
     after = lab.snapshot()
     calls = " / ".join(f"{e} for {line_call(line)}" for line, e, _ in cases)
-    assert before == after, f"{calls}, but the page tables changed: " \
-        f"{first_difference(before, after)}. A refused call must leave every table as it was " \
+    changed = paging.describe_changes(before, after)
+    assert not changed, f"{calls}, but the page tables changed: " \
+        f"{changed}. A refused call must leave every table as it was " \
         "(walk and check everything before writing)"
     if pool:
         now = lab.pool_size()
@@ -835,8 +815,8 @@ def test_demand_paging_out_of_frames_keeps_nothing(lab):
             "demand_map needs a frame for the page and one for its PT, so map_to must fail"
         left = held.left()
         after = lab.snapshot()
-        assert before == after, f"demand_map(0x{va:x}) failed but the page tables changed: " \
-            f"{first_difference(before, after)}"
+        changed = paging.describe_changes(before, after)
+        assert not changed, f"demand_map(0x{va:x}) failed but the page tables changed: {changed}"
         assert left == 1, f"demand_map(0x{va:x}) failed (map_to found no frame for a table) and " \
             f"the pool went from 1 frame to {left}: when map_to fails, frame_free the page's frame " \
             "before returning the error"
