@@ -53,6 +53,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from examples import markers_above  # the markers over a block, as the lab handouts read them
+
 KIT = Path(__file__).resolve().parents[1]
 GUIDES = ("handouts/instructor-guide.md", "handouts/releasing.md")
 HOST = "git@git.example.edu:os/labs.git"
@@ -60,7 +62,6 @@ STUDENT = ("A Student", "student@example.edu")
 BLOCK_TIMEOUT = 600
 KINDS = {"sh": "commands", "toml": "course file", "": "output"}
 GUIDE_KIT = "/home/you/kit"   # how the guides write the kit's folder in shown output
-MARKER = re.compile(r"^\s*<!--\s*example:\s*(.*?)\s*-->\s*$")
 
 
 @dataclass
@@ -121,11 +122,7 @@ def blocks(kit, handout):
         indent, fence, info = m.groups()
         end = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == fence), len(lines))
         body = "\n".join(l[len(indent):] if l.startswith(indent) else l.lstrip() for l in lines[i + 1:end])
-        markers, j = [], i - 1
-        while j >= 0 and (not lines[j].strip() or MARKER.match(lines[j])):
-            if lines[j].strip():
-                markers.insert(0, MARKER.match(lines[j]).group(1))
-            j -= 1
+        markers = markers_above(lines, i)
         if info in KINDS and (info or markers):   # a plain block: only as a marked output
             b = Block(handout, i + 1, KINDS[info], body)
             for text in markers:

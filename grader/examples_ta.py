@@ -43,6 +43,8 @@ from pathlib import Path
 
 import pexpect
 
+from examples import MARKER  # the lab handouts' marker syntax
+
 KIT = Path(__file__).resolve().parents[1]
 GUIDE = "ta-guide.md"
 GDB_PROMPT = "(gdb) "
@@ -51,7 +53,6 @@ TIMEOUT = 30          # seconds for one step; a session's whole run is bounded b
 SESSION_TIMEOUT = 90
 STORM_RECORDS = 50    # #PF records in QEMU's log that make a storm (a few ms of it)
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r")
-MARKER = re.compile(r"<!--\s*example:\s*(.*?)\s*-->")
 # commands quoted in prose that a TA would type as they are (no placeholder words)
 # (a command a block of the guide shows at `(gdb) ` is that block's example, not another)
 INLINE = re.compile(r"`((?:kit|help kit|break|make (?:qemu-gdb|gdb)|source|monitor info) [^`]*|help kit)`")
