@@ -4,11 +4,11 @@ Names are loaded on first use, so `from harness import config` (grade.py,
 before it starts make) does not wait for pexpect and the models to import."""
 import importlib
 
-_SUBMODULES = {"config", "frames", "machine", "paging", "pool", "qemulog", "regs", "symbols"}
+_SUBMODULES = {"config", "machine", "paging", "pool", "qemulog", "regs", "symbols"}
 _NAMES = {"Machine": "machine", "KernelError": "machine", "MachinePool": "pool",
           "kernel_elf": "config", "kernel_iso": "config", "new_rng": "config"}
 
-__all__ = ["Machine", "MachinePool", "KernelError", "config", "frames", "paging", "qemulog", "symbols", "kernel_elf",
+__all__ = ["Machine", "MachinePool", "KernelError", "config", "paging", "qemulog", "symbols", "kernel_elf",
            "kernel_iso", "new_rng"]
 
 

@@ -1,6 +1,4 @@
-"""QEMU's `info registers`, parsed into numbers and decoded segment caches;
-and what differs between two readings (changes(), describe_changes()), for
-messages that name the first difference."""
+"""QEMU's `info registers`, parsed into numbers and decoded segment caches."""
 import re
 from dataclasses import dataclass, field
 
@@ -88,47 +86,3 @@ def parse(text):
     r.cpl = int(m.group(1)) if m else 0
     r.halted = "HLT=1" in text
     return r
-
-
-# ---- what changed, for messages ----------------------------------------------------------
-
-SEG_FIELDS = ("selector", "base", "limit", "flags")
-
-
-def changes(before, after, names=None):
-    """["NAME old -> new", ...] for each register that differs between two
-    Regs: general and control registers (`names`, default all QEMU showed),
-    then segment registers field by field, then GDTR and IDTR."""
-    said = []
-    for name in names or sorted(set(before.gpr) | set(after.gpr)):
-        if name in ("RFL",):  # RFLAGS says it
-            continue
-        b, a = before.gpr.get(name), after.gpr.get(name)
-        if b != a:
-            said.append(f"{name} {_hex(b)} -> {_hex(a)}")
-    if names is None:
-        for name in sorted(set(before.seg) | set(after.seg)):
-            b, a = before.seg.get(name), after.seg.get(name)
-            for f in SEG_FIELDS:
-                if getattr(b, f, None) != getattr(a, f, None):
-                    said.append(f"{name}.{f} {_hex(getattr(b, f, None))} -> {_hex(getattr(a, f, None))}")
-        for name in ("gdt", "idt"):
-            b, a = getattr(before, name), getattr(after, name)
-            if b != a:
-                said.append(f"{name.upper()}R base {_hex(b[0])} limit {_hex(b[1])} -> "
-                            f"base {_hex(a[0])} limit {_hex(a[1])}")
-    return said
-
-
-def describe_changes(before, after, names=None):
-    """The first register that differs, before -> after, and how many more do;
-    '' when none does."""
-    said = changes(before, after, names)
-    if not said:
-        return ""
-    return said[0] + (f" (and {len(said) - 1} more: {', '.join(s.split()[0] for s in said[1:4])}"
-                      f"{', ...' if len(said) > 4 else ''})" if len(said) > 1 else "")
-
-
-def _hex(v):
-    return "none" if v is None else f"0x{v:x}"
