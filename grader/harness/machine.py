@@ -3,10 +3,14 @@
 QEMU runs headless under TCG with the serial port on a pty (pexpect), the HMP
 monitor on a unix socket in a private temporary folder, isa-debug-exit, and
 QEMU's own exception log (-d int,cpu_reset), capped at qemulog.LIMIT bytes.
+The guest's RAM is a memory file the grader holds too (GuestRam): reading
+physical memory is a copy from the very bytes QEMU runs the guest on, not a
+monitor round trip.
 Every wait is bounded; whatever goes wrong becomes a KernelError a student can
 read (kernel text in it stripped of control characters), and close() always
 ends QEMU's whole process group.
 """
+import mmap
 import os
 import re
 import resource
@@ -26,6 +30,8 @@ from .text import strip_control
 PROMPT = "lab> "
 KERNEL_VMA = 0xFFFFFFFF80000000  # labs/kernel/include/kit/boot.h
 QBOOT = "/usr/share/qemu/qboot.rom"
+RAM_BYTES = 128 << 20          # the guest's RAM (-m), all of it below 4 GiB
+LEGACY_HOLE = (0xA0000, 0x100000)  # VGA memory and the BIOS ROMs: not RAM as the CPU sees it
 STOPPED = "kit: stopped"
 BOOT_TIMEOUT = float(os.environ.get("KIT_BOOT_TIMEOUT", 20))
 COMMAND_TIMEOUT = float(os.environ.get("KIT_COMMAND_TIMEOUT", 10))
@@ -115,6 +121,60 @@ def _limit_files():
 UNIX_PATH_MAX = 107  # a unix socket's path: sun_path holds 108 bytes with the NUL
 
 
+class GuestRam:
+    """The guest's RAM as a memory file (memfd) that QEMU runs the guest on
+    (-object memory-backend-file on the file QEMU inherits) and the grader maps
+    read-only: read(pa, n) is QEMU's own memory, at once, where pmemsave took
+    a monitor round trip and a file of 1-3 ms. Only RAM the CPU sees as RAM is
+    read this way (below RAM_BYTES, outside LEGACY_HOLE); None where it would
+    not work (no memfd, no /proc): the machine then runs as before."""
+
+    def __init__(self):
+        self.fd = os.memfd_create("kit-ram")  # close-on-exec: only the QEMU it is given gets it
+        try:
+            os.ftruncate(self.fd, RAM_BYTES)  # here, not in QEMU, whose files are capped (_limit_files)
+            self.map = mmap.mmap(self.fd, RAM_BYTES, mmap.MAP_SHARED, mmap.PROT_READ)
+        except OSError:
+            os.close(self.fd)
+            raise
+
+    @classmethod
+    def make(cls):
+        if not hasattr(os, "memfd_create") or not os.path.isdir("/proc/self/fd"):
+            return None
+        try:
+            return cls()
+        except OSError:
+            return None
+
+    def qemu_args(self):
+        return ["-object", f"memory-backend-file,id=kit-ram,size={RAM_BYTES},share=on,"
+                f"mem-path=/proc/self/fd/{self.fd}", "-machine", "memory-backend=kit-ram"]
+
+    def covers(self, pa, size):
+        return 0 <= pa and pa + size <= RAM_BYTES and \
+            (pa + size <= LEGACY_HOLE[0] or pa >= LEGACY_HOLE[1])
+
+    def read(self, pa, size):
+        return self.map[pa:pa + size]
+
+    def close(self):
+        self.map.close()
+        os.close(self.fd)
+
+
+class _Spawn(pexpect.spawn):
+    """pexpect.spawn that leaves the child the file descriptors in pass_fds
+    (ptyprocess closes every other one)."""
+
+    def __init__(self, *args, pass_fds=(), **kwargs):
+        self.pass_fds = tuple(pass_fds)
+        super().__init__(*args, **kwargs)
+
+    def _spawnpty(self, args, **kwargs):
+        return super()._spawnpty(args, pass_fds=self.pass_fds, **kwargs)
+
+
 def private_tmp(prefix):
     """A private (0700) temporary folder for one QEMU's monitor socket and log.
     Under $TMPDIR when the socket path fits a unix socket's 107 bytes, else
@@ -128,6 +188,7 @@ def private_tmp(prefix):
 
 class Machine:
     log_checked = 0.0  # when the exception log's size was last looked at (_check_log)
+    ram = None         # GuestRam, or None: physical memory through the monitor
 
     def __init__(self, lab, params=None, iso=None, extra_args=(), timeout=BOOT_TIMEOUT, via="pvh"):
         """Start QEMU now (no waiting). via="grub" boots the lab's ISO through GRUB
@@ -157,8 +218,9 @@ class Machine:
         self._mon = None
         self.started = time.monotonic()
         self.log_checked = self.started
+        self.ram = GuestRam.make()
         args = [
-            "-M", "q35,smm=off", "-cpu", "qemu64,+pdpe1gb", "-m", "128M",
+            "-M", "q35,smm=off", "-cpu", "qemu64,+pdpe1gb", "-m", f"{RAM_BYTES >> 20}M",
             "-display", "none", "-nic", "none", "-no-reboot", "-serial", "stdio",
             "-monitor", f"unix:{self.monitor_path.replace(',', ',,')},server=on,wait=off",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
@@ -172,9 +234,18 @@ class Machine:
                 args += ["-bios", QBOOT]
         if self.params:
             args += ["-fw_cfg", f"name=opt/kit/params,string={_fw_cfg_string(self.params)}"]
+        if self.ram:
+            args += self.ram.qemu_args()
         args += list(extra_args)
-        self.child = pexpect.spawn(config.QEMU, args, echo=False, timeout=None,
-                                   preexec_fn=_limit_files)
+        ram_fd = self.ram.fd if self.ram else None
+
+        def child_setup():
+            _limit_files()
+            if ram_fd is not None:
+                os.set_inheritable(ram_fd, True)  # QEMU opens it as /proc/self/fd/N
+
+        self.child = _Spawn(config.QEMU, args, echo=False, timeout=None, preexec_fn=child_setup,
+                            pass_fds=[ram_fd] if self.ram else [])
         self.child.delaybeforesend = None  # pexpect's default 50 ms per send adds up
         self.child.delayafterclose = self.child.delayafterterminate = 0
         self.child.ptyproc.delayafterclose = self.child.ptyproc.delayafterterminate = 0
@@ -452,6 +523,11 @@ class Machine:
         return regs_mod.parse(self.hmp("info registers"))
 
     def read_phys(self, pa, size):
+        if self.ram and self.ram.covers(pa, size):
+            self._reap_if_dead()  # as the monitor would: no reading a machine that ended
+            if self.exit_status is not None:
+                raise self._exited_error()
+            return self.ram.read(pa, size)
         path = os.path.join(self.tmp, "mem.bin")
         out = self.hmp(f'pmemsave 0x{pa:x} {size} "{path}"')
         if out.strip():
@@ -569,6 +645,9 @@ class Machine:
             while self.child.isalive() and time.monotonic() < deadline:
                 time.sleep(0.002)  # isalive() reaps it once the kill lands
         self._reap()
+        if self.ram:
+            self.ram.close()
+            self.ram = None
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def __enter__(self):

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from harness import KernelError, Machine
+from harness.machine import RAM_BYTES
 
 
 def gone(pid):
@@ -78,6 +79,38 @@ def test_cr3_checked_against_qemu(smoke):
     assert r.seg["CS"].selector == 0x08 and r.seg["CS"].l == 1 and r.seg["CS"].dpl == 0
     assert m.gva2gpa(0xFFFFFFFF80201000) == 0x201000
     assert m.gva2gpa(0) is None, "page 0 must stay unmapped"
+
+
+def _pmemsave(m, pa, size, path):
+    assert m.hmp(f'pmemsave 0x{pa:x} {size} "{path}"').strip() == ""
+    with open(path, "rb") as f:
+        return f.read()
+
+
+@pytest.mark.parametrize("via", ["grub", "pvh"])
+def test_guest_ram_is_qemus_memory(smoke, tmp_path, via):
+    """Physical memory read from the shared RAM file is byte for byte what
+    QEMU's pmemsave gives (first page, the PML4, the kernel, RAM's last page), a
+    line the kernel just read is there at once, the VGA window goes through the
+    monitor, and a machine that ended cannot be read."""
+    m = smoke(via=via)
+    m.wait_prompt()
+    assert m.ram is not None, "this machine has memfd and /proc: the guest's RAM should be shared"
+    cr3 = m.regs().cr3 & ~0xFFF
+    for pa, size in [(0, 4096), (cr3, 4096), (0x100000, 1 << 20), (RAM_BYTES - 4096, 4096)]:
+        assert m.ram.covers(pa, size)
+        assert m.read_phys(pa, size) == _pmemsave(m, pa, size, tmp_path / "m.bin"), hex(pa)
+    word = f"w{random.getrandbits(64):016x}"
+    m.command(f"echo {word}")
+    assert m.ram.map.find(word.encode()) >= 0, "the kernel's input line is not in the shared RAM"
+    assert not m.ram.covers(0xB8000, 4096) and not m.ram.covers(RAM_BYTES - 8, 16)
+    assert m.read_phys(0xB8000, 4096) == _pmemsave(m, 0xB8000, 4096, tmp_path / "v.bin")
+    m.kill()
+    deadline = time.monotonic() + 5
+    while m.child.isalive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with pytest.raises(KernelError):
+        m.read_phys(cr3, 8)
 
 
 def test_fault_recorded_by_qemu(smoke):
