@@ -109,11 +109,12 @@ def parse(lab, path):
 
 
 def resolve_labs(names):
-    """Lab folder names for LAB= values (01, 01-segmentation, segmentation)."""
+    """Lab folder names for LAB= values (01, 01-segmentation, segmentation;
+    one value may name several: LAB="01 02")."""
     sys.path.insert(0, str(GRADER))
     from harness import config
     labs = []
-    for name in names:
+    for name in " ".join(names).split():
         hits = [l for l in config.labs() if l == name or l.startswith(name) or l[3:] == name]
         if len(hits) != 1:
             sys.exit(f"mutants: unknown lab '{name}' (labs: {' '.join(config.labs())})")
