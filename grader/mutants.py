@@ -176,6 +176,16 @@ def apply(m, root):
     return sub
 
 
+def check_applies(m):
+    """Raise ValueError(why) unless m's patch applies to the kit's solutions as
+    apply() applies it (patch --dry-run on the kit itself: nothing copied or written)."""
+    p = subprocess.run(["patch", "-p1", "--batch", "--forward", "--fuzz=0", "--dry-run",
+                        "-d", str(KIT), "-i", str(m.path)], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        raise ValueError("does not apply: " + (p.stdout + p.stderr).strip().replace("\n", "; ")[-400:])
+
+
 def processes_under(root):
     """Processes whose command line names a path under root: what one grading
     started (grade.py, make, the compilers, QEMU, which leads a session of its
@@ -414,13 +424,10 @@ def list_mutants(mutants):
     for m in mutants:
         problem = m.problem
         if not problem:
-            root = Path(tempfile.mkdtemp(prefix="kit-mutant-list-"))
             try:
-                apply(m, root)
+                check_applies(m)
             except ValueError as e:
                 problem = str(e)
-            finally:
-                shutil.rmtree(root, ignore_errors=True)
         bad += bool(problem)
         tag = "equivalent" if m.equivalent else m.cls
         print(f"{m.lab + '/' + m.name:<52} {tag:<10} {problem or m.what}")
