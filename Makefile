@@ -17,7 +17,8 @@
 #   make qemu LAB=..                 run a lab kernel, serial on this terminal (Ctrl-A X quits)
 #   make qemu LAB=.. INTLOG=1        the same, with QEMU's log of every interrupt and exception
 #                                    (-d int,cpu_reset) in build/<lab>/<variant>/qemu-int.log
-#                                    (INTLOG=path: there); make qemu prints where
+#                                    (INTLOG=path: there); make qemu prints where; QEMU
+#                                    stops once a log reaches 256 MiB (make qemu-gdb's too)
 #   make qemu-gdb LAB=..             the same, stopped, waiting for gdb on a private socket
 #   make gdb LAB=..                  attach gdb (kernel symbols, 64-bit) to that socket
 #   make build LAB=..                build the lab's ISO only
@@ -61,6 +62,13 @@ QEMU_ARGS := -M q35,smm=off -cpu qemu64,+pdpe1gb -m 128M -display none -nic none
 	-serial mon:stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	$(if $(PARAMS),-fw_cfg 'name=opt/kit/params$(,)string=$(subst $(,),$(,)$(,),$(PARAMS))')
 QEMU_INTLOG := $(if $(filter 1,$(INTLOG)),$(LAB_BUILD)/qemu-int.log,$(INTLOG))
+# QEMU's interrupt log grows ~110 MB/s in a fault loop: make qemu and qemu-gdb
+# cap the files QEMU writes at 256 MiB (a lab's whole grading logs < 1 MiB);
+# past it QEMU ends (SIGXFSZ, status 153) and make says why
+INTLOG_MAX := 268435456
+INTLOG_CAP := $(if $(shell command -v prlimit),prlimit --fsize=$(INTLOG_MAX) --)
+INTLOG_SAID = { s=$$?; [ $$s -ne 153 ] || echo "kit: QEMU stopped: its interrupt log reached \
+	$$(($(INTLOG_MAX) >> 20)) MiB (an endless fault loop? a handler that returns to the faulting instruction)"; exit $$s; }
 
 .PHONY: help setup need grade check check-cheats qemu qemu-gdb gdb build clean lab-required bench
 help:
@@ -149,8 +157,8 @@ else
 qemu: build
 	@echo "kit: serial on this terminal; Ctrl-A X quits, Ctrl-A C toggles QEMU's monitor"
 	$(if $(QEMU_INTLOG),@echo 'kit: QEMU logs each interrupt and exception to $(abspath $(QEMU_INTLOG))')
-	qemu-system-x86_64 $(QEMU_ARGS) $(if $(QEMU_INTLOG),-d int$(,)cpu_reset -D '$(abspath $(QEMU_INTLOG))') \
-		$(QEMU_EXTRA) -cdrom $(LAB_BUILD)/kernel.iso
+	$(INTLOG_CAP) qemu-system-x86_64 $(QEMU_ARGS) $(if $(QEMU_INTLOG),-d int$(,)cpu_reset -D '$(abspath $(QEMU_INTLOG))') \
+		$(QEMU_EXTRA) -cdrom $(LAB_BUILD)/kernel.iso || $(INTLOG_SAID)
 
 qemu-gdb: build
 	@mkdir -p "$$(dirname '$(GDB_SOCK)')"
@@ -161,8 +169,8 @@ qemu-gdb: build
 	@rm -f '$(GDB_SOCK)'
 	@echo "kit: waiting for gdb on $(abspath $(GDB_SOCK)); in another terminal, run:"
 	@echo "  $(GDB_LINE)"
-	qemu-system-x86_64 $(QEMU_ARGS) -action shutdown=pause -d int,cpu_reset -D '$(patsubst %.sock,%,$(GDB_SOCK)).int.log' \
-		-cdrom $(LAB_BUILD)/kernel.iso -gdb 'unix:$(abspath $(GDB_SOCK)),server=on,wait=off' -S
+	$(INTLOG_CAP) qemu-system-x86_64 $(QEMU_ARGS) -action shutdown=pause -d int,cpu_reset -D '$(patsubst %.sock,%,$(GDB_SOCK)).int.log' \
+		-cdrom $(LAB_BUILD)/kernel.iso -gdb 'unix:$(abspath $(GDB_SOCK)),server=on,wait=off' -S || $(INTLOG_SAID)
 
 gdb: lab-required
 	@$(call LISTENING) || { echo "kit: no QEMU waits on $(abspath $(GDB_SOCK)): start make qemu-gdb first, with the same LAB, SOLUTION/SUBMISSION and GDB_SOCK"; exit 1; }
