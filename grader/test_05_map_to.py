@@ -232,7 +232,9 @@ def _start_machines(pool):
     trim = rng.randrange(1, PAGE)
     pool.start_many([("main", LAB, dict(via="grub", seed=rng.randrange(1 << 32), frames=frames,
                                         physoff=physoff, fill=fill)),
-                     ("full", LAB, dict(seed=rng.randrange(1 << 32), fill=0, trim=trim))])
+                     ("full", LAB, dict(seed=rng.randrange(1 << 32), fill=0, trim=trim)),
+                     # a second spare boot, for frame_free(FRAME_NONE)'s panic (small pool: quick)
+                     ("none", LAB, dict(seed=rng.randrange(1 << 32), frames=rng.randrange(16, 64), fill=0))])
     pool.lab = Lab5(pool["main"], rng, frames, physoff)
     pool.full = Lab5(pool["full"], rng, None, 0xFFFF888000000000, trim)
     pool.lab.twin, pool.full.twin = pool.full, pool.lab
@@ -454,6 +456,20 @@ def test_frame_free_panics_on_misaligned_frame(full_pool):
     assert r.group(0) == STOPPED, f"frame_free(0x{bad:x}) returned: a frame that is not 4 KiB " \
         "aligned must make frame_free panic (\"frame_free: ...\"), not join the pool"
     m.assert_panicked_in("frame_free", f"frame_free(0x{bad:x})")
+
+
+@pytest.mark.points(1)
+def test_frame_free_panics_on_frame_none(lab, machine_pool):
+    """frame_free(FRAME_NONE) panics in frame_free (a boot of its own): freeing 0 would
+    write a free-list link over the BIOS's vectors and make the pool look empty."""
+    m = machine_pool["none"]
+    m.wait_prompt()
+    m.send("free 0x0")
+    r = m.expect(r"freed 0x[0-9a-f]+|" + re.escape(STOPPED), allow_stop=True,
+                 what="`freed` or a stop after `free 0x0`")
+    assert r.group(0) == STOPPED, "frame_free(FRAME_NONE) returned: freeing frame 0 (FRAME_NONE, " \
+        "\"no frame\") must make frame_free panic (\"frame_free: ...\"), not put it in the pool"
+    m.assert_panicked_in("frame_free", "frame_free(0x0)")
 
 
 # ---- creating mappings ----------------------------------------------------------------
