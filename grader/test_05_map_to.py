@@ -232,9 +232,7 @@ def _start_machines(pool):
     trim = rng.randrange(1, PAGE)
     pool.start_many([("main", LAB, dict(via="grub", seed=rng.randrange(1 << 32), frames=frames,
                                         physoff=physoff, fill=fill)),
-                     ("full", LAB, dict(seed=rng.randrange(1 << 32), fill=0, trim=trim)),
-                     # a second spare boot, for frame_free(FRAME_NONE)'s panic (small pool: quick)
-                     ("none", LAB, dict(seed=rng.randrange(1 << 32), frames=rng.randrange(16, 64), fill=0))])
+                     ("full", LAB, dict(seed=rng.randrange(1 << 32), fill=0, trim=trim))])
     pool.lab = Lab5(pool["main"], rng, frames, physoff)
     pool.full = Lab5(pool["full"], rng, None, 0xFFFF888000000000, trim)
     pool.lab.twin, pool.full.twin = pool.full, pool.lab
@@ -414,12 +412,13 @@ def _pool_short_cause(lab):
 
 
 @pytest.mark.points(3)
-def test_allocator_hands_out_only_free_usable_frames(lab, full_pool):
+def test_allocator_hands_out_only_free_usable_frames(lab, full_pool, machine_pool):
     """Every free frame is usable, outside the kernel and the boot information, and unique; without a cap the pool holds every such frame (regions not page-aligned); the pool respects frames=."""
     for state in (full_pool, lab):
         state.start()
         assert not state.boot_bad, f"at boot, frame_alloc() handed out {state.boot_bad[0][0]}: " \
             f"{state.boot_bad[0][1]}"
+    _start_spare(machine_pool)
     got, want = _audit(full_pool), _whole_pool(full_pool)
     missing, extra = sorted(want - got), sorted(got - want)
     assert not extra, f"frame_init put frame 0x{extra[0]:x} in the pool: it is not a whole 4 KiB " \
@@ -458,11 +457,21 @@ def test_frame_free_panics_on_misaligned_frame(full_pool):
     m.assert_panicked_in("frame_free", f"frame_free(0x{bad:x})")
 
 
+def _start_spare(pool):
+    """A second spare boot, for frame_free(FRAME_NONE)'s panic (a small pool: quick),
+    started once the first two have booted: it boots while the tests use them
+    (started with them, it took CPU from their boots: 0.08 s more a grading)."""
+    if "none" not in pool:
+        rng = new_rng(f"{LAB}:none")
+        pool.start("none", LAB, seed=rng.randrange(1 << 32), frames=rng.randrange(16, 64), fill=0)
+    return pool["none"]
+
+
 @pytest.mark.points(1)
 def test_frame_free_panics_on_frame_none(lab, machine_pool):
     """frame_free(FRAME_NONE) panics in frame_free (a boot of its own): freeing 0 would
     write a free-list link over the BIOS's vectors and make the pool look empty."""
-    m = machine_pool["none"]
+    m = _start_spare(machine_pool)
     m.wait_prompt()
     m.send("free 0x0")
     r = m.expect(r"freed 0x[0-9a-f]+|" + re.escape(STOPPED), allow_stop=True,
