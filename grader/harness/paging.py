@@ -200,12 +200,20 @@ def table_changes(before, after, ignore=A | D):
     them; a table one side links and the other does not counts as all zero
     there, so a new table's entries are changes too."""
     out, seen = [], set()
+    if before.root == after.root and before.entries == after.entries:
+        return out  # the usual case after a refusal: nothing to walk
 
     def visit(tb, ta, level, path):
         if (tb, ta) in seen:
             return
         seen.add((tb, ta))
         old, new = before.entries.get(tb), after.entries.get(ta)
+        if tb == ta and old is not None and old == new:  # the same table, unchanged: its links only
+            for i in (i for i, e in enumerate(old) if e & P):
+                c = _link(old[i], level)
+                if c is not None:
+                    visit(c, c, level - 1, path + ((level, i),))
+            return
         for i in range(512):
             eb, ea = old[i] if old else 0, new[i] if new else 0
             if (eb ^ ea) & ~ignore:

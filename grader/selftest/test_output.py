@@ -161,6 +161,11 @@ def test_page_table_change_names_level_index_before_and_after():
     assert paging.describe_changes(before, paging.Tables(0x1000, {0x1000: table(i5=0x2063),
                                                                   0x2000: table()})) == ""
     assert "CR3 moved" in paging.describe_changes(before, paging.Tables(0x5000, {}))
+    # unchanged tables on the way (walked by their links alone) down to a changed PT
+    path = {0x1000: table(i3=0x2001), 0x2000: table(i5=0x3001), 0x3000: table(i7=0x4001)}
+    deep = paging.Tables(0x1000, {**path, 0x4000: table(i9=0x9001)})
+    assert paging.describe_changes(paging.Tables(0x1000, {**path, 0x4000: table()}), deep) == \
+        "PML4[3] > PDPT[5] > PD[7] > PT[9] (table at 0x4000): 0x0000000000000000 -> 0x0000000000009001 (P)"
     assert paging.word_changes(bytes(16), bytes(8) + (5).to_bytes(8, "little")) == [(1, 0, 5)]
 
 
