@@ -248,8 +248,14 @@ class Machine:
             if ram_fd is not None:
                 os.set_inheritable(ram_fd, True)  # QEMU opens it as /proc/self/fd/N
 
-        self.child = _Spawn(config.QEMU, args, echo=False, timeout=None, preexec_fn=child_setup,
-                            pass_fds=[ram_fd] if self.ram else [])
+        try:
+            self.child = _Spawn(config.QEMU, args, echo=False, timeout=None, preexec_fn=child_setup,
+                                pass_fds=[ram_fd] if self.ram else [])
+        except Exception:  # no QEMU started: nothing else will free the RAM file
+            if self.ram:
+                self.ram.close()
+                self.ram = None
+            raise
         self.child.delaybeforesend = None  # pexpect's default 50 ms per send adds up
         self.child.delayafterclose = self.child.delayafterterminate = 0
         self.child.ptyproc.delayafterclose = self.child.ptyproc.delayafterterminate = 0
