@@ -161,15 +161,21 @@ class Run:
     seconds: float = 0.0
 
 
+def _patch(m, root, *extra):
+    """Apply m's patch under root (patch(1): exact context, no backups), or raise
+    ValueError(why) when it does not apply."""
+    p = subprocess.run(["patch", "-p1", "--batch", "--forward", "--fuzz=0", "--no-backup-if-mismatch",
+                        *extra, "-d", str(root), "-i", str(m.path)], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        raise ValueError("does not apply: " + (p.stdout + p.stderr).strip().replace("\n", "; ")[-400:])
+
+
 def apply(m, root):
     """root/submission/starter/<lab> = every lab's solution, the patch applied;
     return the submission folder, or raise ValueError(why) when it does not apply."""
     shutil.copytree(KIT / "solutions", root / "solutions")
-    p = subprocess.run(["patch", "-p1", "--batch", "--forward", "--fuzz=0", "--no-backup-if-mismatch",
-                        "-d", str(root), "-i", str(m.path)], stdin=subprocess.DEVNULL,
-                       capture_output=True, text=True)
-    if p.returncode != 0:
-        raise ValueError("does not apply: " + (p.stdout + p.stderr).strip().replace("\n", "; ")[-400:])
+    _patch(m, root)
     sub = root / "submission"
     sub.mkdir()
     (root / "solutions").rename(sub / "starter")
@@ -178,12 +184,8 @@ def apply(m, root):
 
 def check_applies(m):
     """Raise ValueError(why) unless m's patch applies to the kit's solutions as
-    apply() applies it (patch --dry-run on the kit itself: nothing copied or written)."""
-    p = subprocess.run(["patch", "-p1", "--batch", "--forward", "--fuzz=0", "--dry-run",
-                        "-d", str(KIT), "-i", str(m.path)], stdin=subprocess.DEVNULL,
-                       capture_output=True, text=True)
-    if p.returncode != 0:
-        raise ValueError("does not apply: " + (p.stdout + p.stderr).strip().replace("\n", "; ")[-400:])
+    apply() applies it (--dry-run on the kit itself: nothing copied or written)."""
+    _patch(m, KIT, "--dry-run")
 
 
 def processes_under(root):

@@ -446,15 +446,20 @@ def test_allocator_hands_out_only_free_usable_frames(lab, full_pool, machine_poo
 def test_frame_free_panics_on_misaligned_frame(full_pool):
     """frame_free of a frame plus an offset below 4 KiB panics in frame_free (on the spare boot, after its audit)."""
     full_pool.start()
-    m = full_pool.m
     frame = full_pool.alloc()
     bad = frame | full_pool.rng.randrange(1, PAGE) | 0x801  # bit 0 and bit 11 set
-    m.send(f"free 0x{bad:x}")
+    _free_must_panic(full_pool.m, bad, f"frame_free(0x{bad:x}) returned: a frame that is not 4 KiB "
+                     "aligned must make frame_free panic (\"frame_free: ...\"), not join the pool")
+
+
+def _free_must_panic(m, pa, returned):
+    """Type `free pa` at m's prompt: frame_free must panic, as QEMU's stack shows
+    (`returned`: the message when it did not)."""
+    m.send(f"free 0x{pa:x}")
     r = m.expect(r"freed 0x[0-9a-f]+|" + re.escape(STOPPED), allow_stop=True,
-                 what=f"`freed` or a stop after `free 0x{bad:x}`")
-    assert r.group(0) == STOPPED, f"frame_free(0x{bad:x}) returned: a frame that is not 4 KiB " \
-        "aligned must make frame_free panic (\"frame_free: ...\"), not join the pool"
-    m.assert_panicked_in("frame_free", f"frame_free(0x{bad:x})")
+                 what=f"`freed` or a stop after `free 0x{pa:x}`")
+    assert r.group(0) == STOPPED, returned
+    m.assert_panicked_in("frame_free", f"frame_free(0x{pa:x})")
 
 
 def _start_spare(pool):
@@ -468,17 +473,13 @@ def _start_spare(pool):
 
 
 @pytest.mark.points(1)
-def test_frame_free_panics_on_frame_none(lab, machine_pool):
+def test_frame_free_panics_on_frame_none(machine_pool):
     """frame_free(FRAME_NONE) panics in frame_free (a boot of its own): freeing 0 would
     write a free-list link over the BIOS's vectors and make the pool look empty."""
     m = _start_spare(machine_pool)
     m.wait_prompt()
-    m.send("free 0x0")
-    r = m.expect(r"freed 0x[0-9a-f]+|" + re.escape(STOPPED), allow_stop=True,
-                 what="`freed` or a stop after `free 0x0`")
-    assert r.group(0) == STOPPED, "frame_free(FRAME_NONE) returned: freeing frame 0 (FRAME_NONE, " \
-        "\"no frame\") must make frame_free panic (\"frame_free: ...\"), not put it in the pool"
-    m.assert_panicked_in("frame_free", "frame_free(0x0)")
+    _free_must_panic(m, 0, "frame_free(FRAME_NONE) returned: freeing frame 0 (FRAME_NONE, "
+                     "\"no frame\") must make frame_free panic (\"frame_free: ...\"), not put it in the pool")
 
 
 # ---- creating mappings ----------------------------------------------------------------

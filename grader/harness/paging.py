@@ -209,8 +209,8 @@ def table_changes(before, after, ignore=A | D):
         seen.add((tb, ta))
         old, new = before.entries.get(tb), after.entries.get(ta)
         if tb == ta and old is not None and old == new:  # the same table, unchanged: its links only
-            for i in (i for i, e in enumerate(old) if e & P):
-                c = _link(old[i], level)
+            for i, e in enumerate(old):
+                c = _link(e, level)
                 if c is not None:
                     visit(c, c, level - 1, path + ((level, i),))
             return
