@@ -117,7 +117,6 @@ def _limit_files():
     signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
 
 
-
 UNIX_PATH_MAX = 107  # a unix socket's path: sun_path holds 108 bytes with the NUL
 
 
@@ -185,6 +184,7 @@ def private_tmp(prefix):
         return tmp
     os.rmdir(tmp)
     return tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+
 
 class Machine:
     log_checked = 0.0  # when the exception log's size was last looked at (_check_log)
