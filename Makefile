@@ -58,7 +58,7 @@ LAB_BUILD := $(KIT)/build/$(LAB_NAME)/$(VARIANT)
 MAKE_VARS := $(if $(SOLUTION),SOLUTION=1) $(if $(SUBMISSION),'SUBMISSION=$(abspath $(SUBMISSION))') $(if $(V),'V=$(V)')
 , := ,
 GDB_SOCK ?= $(or $(TMPDIR),/tmp)/kit-$(shell id -u)/$(LAB_NAME)-$(VARIANT).gdb.sock
-QEMU_ARGS := -M q35,smm=off -cpu qemu64,+pdpe1gb -m 128M -display none -nic none -no-reboot \
+QEMU_ARGS := -M q35,smm=off,pit=off -cpu qemu64,+pdpe1gb -m 128M -display none -nic none -no-reboot \
 	-serial mon:stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	$(if $(PARAMS),-fw_cfg 'name=opt/kit/params$(,)string=$(subst $(,),$(,)$(,),$(PARAMS))')
 QEMU_INTLOG := $(if $(filter 1,$(INTLOG)),$(LAB_BUILD)/qemu-int.log,$(INTLOG))
