@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 KIT = HERE.parents[2]
 sys.path.insert(0, str(KIT / "grader"))
 from course import config  # noqa: E402
-from course.kit import Kit  # noqa: E402
+from course.kit import NOT_GRADED, Kit  # noqa: E402
 
 # What grading needs on Gradescope's Ubuntu image (the README's packages, less gdb;
 # bubblewrap for the build sandbox, which degrades to its limits where it cannot run).
@@ -34,8 +34,10 @@ PACKAGES = ["qemu-system-x86", "grub-pc-bin", "grub-common", "genisoimage", "gcc
             "binutils", "python3-pytest", "python3-pexpect", "python3-pytest-xdist", "bubblewrap"]
 # Packages a lab needs beyond PACKAGES (a zip grading it installs them).
 LAB_PACKAGES = {"06-mpu": ["gcc-arm-none-eabi", "qemu-system-arm"]}
-NOT_SHIPPED = ("handouts/", "build/", "grader/selftest/", "grader/mutants/", "setup.sh", "run_autograder",
-               "grader/course/gradescope/config.json", "compile_commands.json", config.FILE)
+# Not in the zip: what a grading copy leaves out (course/kit.py), the build
+# folder, and the files the zip writes itself.
+NOT_SHIPPED = NOT_GRADED + ("build/", "setup.sh", "run_autograder", "grader/course/gradescope/config.json",
+                            "compile_commands.json", config.FILE)
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)  # the same kit makes the same zip
 
 SETUP_SH = """#!/bin/bash
