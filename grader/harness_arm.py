@@ -247,6 +247,7 @@ class ArmPool(MachinePool):
     """The module-scoped pool of an ARM lab's tests: ArmMachines."""
 
     machine = ArmMachine
+    canary_min = 0  # ARM machines always start at once
 
     def close(self, threads=()):
         """End every machine. `threads` that may still drive some of them (the

@@ -9,6 +9,7 @@ import pytest
 
 from harness import KernelError, Machine
 from harness.machine import RAM_BYTES
+from harness.pool import CANARY_MIN as POOL_CANARY_MIN, MachinePool
 
 
 def gone(pid):
@@ -178,3 +179,31 @@ def test_kprintf_formats_like_c(smoke):
                   f"c={chr(65 + v % 26)} -6s=ab    |")
         arg = hex(v) if v > 9 else str(v)
         assert m.command(f"fmt {arg}").strip() == expect
+
+
+@pytest.mark.parametrize("first", ["stub", "late-stub", None])
+def test_pool_boots_the_rest_once_the_first_gets_past_its_stubs(smoke_iso, first):
+    """Of a pool's PVH boots of one lab, one starts first (the canary). If the first line it
+    prints after the banner is a stub's panic, the others never start and each gives that stub's
+    verdict; a stub after a line of the kernel's own, or none, starts them all."""
+    class SmokeMachine(Machine):
+        def __init__(self, lab, params=None, **kw):
+            super().__init__(lab, params=params, iso=smoke_iso, timeout=5, **kw)
+
+    pool = MachinePool()
+    pool.machine = SmokeMachine
+    names = ["canary"] + [f"m{i}" for i in range(POOL_CANARY_MIN)]
+    pool.start_many([("canary", "smoke", {"misbehave": first} if first else {})] +
+                    [(name, "smoke", {}) for name in names[1:]])
+    try:
+        assert list(pool.machines) == ["canary"] and all(name in pool for name in names)
+        if first == "stub":
+            for name in names[1:]:
+                with pytest.raises(KernelError) as e:
+                    pool[name]
+                assert e.value.verdict == "stub" and "smoke_stub (Lab 9) is still a stub" in str(e.value)
+        else:
+            pool[names[-1]].wait_prompt()
+        assert sorted(pool.machines) == (["canary"] if first == "stub" else sorted(names))
+    finally:
+        pool.close()

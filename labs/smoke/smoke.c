@@ -51,6 +51,12 @@ static void misbehave(const char *how)
         panic("smoke: asked to panic");
     if (!strcmp(how, "fault"))
         *(volatile u64 *)0xdeadbeaf = 1;
+    if (!strcmp(how, "stub")) /* a lab's stub, before any line of the kernel's own */
+        LAB_STUB(9, "smoke_stub");
+    if (!strcmp(how, "late-stub")) { /* the same stub after a line of its own */
+        kprintf("smoke: a line before the stub\n");
+        LAB_STUB(9, "smoke_stub");
+    }
     kprintf("smoke: unknown behaviour '%s'\n", how);
 }
 
@@ -71,13 +77,14 @@ MONITOR_COMMAND(cr3, "cr3                  print CR3", cmd_cr3);
 static int cmd_misbehave(int argc, char **argv)
 {
     if (argc < 2) {
-        kprintf("usage: misbehave hang|triple|flood|reboot|panic|fault\n");
+        kprintf("usage: misbehave hang|triple|flood|reboot|panic|fault|stub|late-stub\n");
         return 1;
     }
     misbehave(argv[1]);
     return 0;
 }
-MONITOR_COMMAND(misbehave, "misbehave HOW        hang|triple|flood|reboot|panic|fault", cmd_misbehave);
+MONITOR_COMMAND(misbehave, "misbehave HOW        hang|triple|flood|reboot|panic|fault|stub|late-stub",
+                cmd_misbehave);
 
 static int cmd_echo(int argc, char **argv)
 {
