@@ -291,6 +291,8 @@ RUNNERS.update({c.name: kit_internal for c in CASES if c.name.startswith("kit-in
 # ---- running a case in a child process (its peak memory is the case's) -----------------
 def run_one(name, root):
     case = next(c for c in CASES if c.name == name)
+    # the case's builds go under its own folder, removed with it, not build/ of the kit
+    os.environ["KIT_BUILD"] = str(Path(root) / "build")
     t = time.monotonic()
     try:
         points, verdict = RUNNERS[name](case, Path(root))

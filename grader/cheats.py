@@ -109,11 +109,12 @@ def grade(labs, mode, root, submission=None):
     out = Path(root) / f"{mode}.json"
     cmd = [PY, str(GRADER / "grade.py"), "--quiet", "--jobs", str(min(2, len(labs))),
            "--json", str(out)] + sum((["--lab", l] for l in labs), [])
-    if submission:
+    env = dict(os.environ, **FAST_ENV)
+    if submission:  # its build under root (removed with it), not build/ of the kit
         cmd += ["--submission", str(submission)]
+        env["KIT_BUILD"] = str(Path(root) / "build" / mode)
     else:
         cmd += ["--prebuilt", str(root), "--variant", mode]
-    env = dict(os.environ, **FAST_ENV)
     env.pop("KIT_TRANSCRIPTS", None)
     t = time.monotonic()
     subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, timeout=600)

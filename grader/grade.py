@@ -48,10 +48,10 @@ def resolve_lab(name):
 def make_path(path, key):
     """path as the build rules can take it: make names files by words, so a
     path with a space, a quote or another character make reads is given as a
-    link to it, build/submissions/<key>, instead (the path stays data)."""
+    link to it, <build folder>/submissions/<key>, instead (the path stays data)."""
     if re.fullmatch(r"[A-Za-z0-9_./+@~-]+", path):
         return path
-    link = config.KIT / "build" / "submissions" / key
+    link = config.build_root() / "submissions" / key
     link.parent.mkdir(parents=True, exist_ok=True)
     tmp = link.with_name(f"{key}.{os.getpid()}")
     tmp.unlink(missing_ok=True)
