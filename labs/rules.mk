@@ -55,6 +55,19 @@ student_dir = $(if $(call from_solution,$(1)),$(KIT)/solutions/$(1),$(STUDENT_RO
 # obj_group(L): their objects' folder, named by their origin so a change of
 # PUBLISHED never links an object compiled from the other file
 obj_group = $(if $(call from_solution,$(1)),solution,student)-$(1)
+# shared(L): lab L's files and those of every lab it builds on (LAB_DEPS) all
+# come from solutions/ in this snapshot. Their objects are then the same in
+# every snapshot that links them (they are compiled with the include paths of
+# those labs only), so they are compiled once, into build/shared/solution-L,
+# for every lab and variant: a clean build of every lab's starter and solution
+# compiled solutions/01 nine times, solutions/02 seven.
+shared = $(and $(call from_solution,$(1)),$(if $(strip $(foreach d,$(DEPS.$(1)),$(if $(call from_solution,$(d)),,n))),,y))
+SHARED_BUILD := $(KIT)/build/shared
+# group_dir(L), group_includes(L): where lab L's student objects go, and the
+# include paths they compile with
+group_dir = $(if $(call shared,$(1)),$(SHARED_BUILD)/solution-$(1),$(BUILD)/obj/$(call obj_group,$(1)))
+group_includes = $(if $(call shared,$(1)),-I$(KIT)/labs/kernel/include \
+	$(foreach m,$(DEPS.$(1)) $(1),-I$(KIT)/labs/$(m)/include -I$(KIT)/solutions/$(m)),$(INCLUDES))
 
 CORE_ASM := $(wildcard $(KIT)/labs/kernel/*.S)
 CORE_C := $(wildcard $(KIT)/labs/kernel/*.c)
@@ -133,8 +146,8 @@ COMPILE_DB += $(foreach s,$(LAB_UNITY_SRCS) $(LAB_OTHER_SRCS),$(call db_entry,$(
 # student_srcs(L): lab L's student files, as this snapshot takes them
 student_srcs = $(addprefix $(call student_dir,$(1))/,$(STUDENT_SRCS.$(1)))
 student_label = $(patsubst $(KIT)/%,%,$(call student_dir,$(1)))
-$(foreach l,$(ALL_LABS),$(if $(STUDENT_SRCS.$(l)),$(eval $(call compile_group,$(call student_label,$(l)),$(BUILD)/obj/$(call obj_group,$(l)),$(call student_srcs,$(l)),$(INCLUDES)))))
-COMPILE_DB += $(foreach l,$(ALL_LABS),$(foreach s,$(call student_srcs,$(l)),$(call db_entry,$(s),$(INCLUDES))))
+$(foreach l,$(ALL_LABS),$(if $(STUDENT_SRCS.$(l)),$(eval $(call compile_group,$(call student_label,$(l)),$(call group_dir,$(l)),$(call student_srcs,$(l)),$(call group_includes,$(l))))))
+COMPILE_DB += $(foreach l,$(ALL_LABS),$(foreach s,$(call student_srcs,$(l)),$(call db_entry,$(s),$(call group_includes,$(l)))))
 
 # ---- outputs ------------------------------------------------------------------
 ELF := $(BUILD)/kernel.elf
@@ -165,7 +178,7 @@ API_FILES := $(KIT)/labs/apicheck.sh $(wildcard $(KIT)/labs/*/api.txt)
 API_LABS := $(foreach l,$(ALL_LABS),$(if $(STUDENT_SRCS.$(l)),$(l)))
 api_space := $(subst ,, )
 api_root = $(if $(call from_solution,$(1)),solutions,starter)/$(1)
-api_obj = $(BUILD)/obj/$(call obj_group,$(1))/$(basename $(notdir $(2))).o
+api_obj = $(call group_dir,$(1))/$(basename $(notdir $(2))).o
 ifneq ($(API_LABS),)
 API_STAMP := $(BUILD)/obj/api-$(subst $(api_space),+,$(strip $(foreach l,$(API_LABS),$(call obj_group,$(l))))).ok
 $(API_STAMP): $(foreach l,$(API_LABS),$(foreach s,$(STUDENT_SRCS.$(l)),$(call api_obj,$(l),$(s)))) $(API_FILES)
@@ -203,7 +216,8 @@ $(GRUB_CORE): $(KIT)/labs/kernel/grub.cfg $(MAKEFILE_LIST)
 # does not relink, a failed check stops the link).
 $(ELF) $(ISO) &: $(CORE_OBJ) $(OBJS) $(KIT)/labs/kernel/linker.ld $(GRUB_CORE) | $(API_STAMP)
 	$(call say,LD+ISO,$(patsubst $(KIT)/%,%,$(ELF)))$(SANDBOX) -o '$(BUILD)' -r '$(CORE_BUILD)/obj' \
-		-r '$(BUILD)/obj' -r '$(KIT)/labs/kernel/linker.ld' -r '$(GRUB_CORE)' linker '$(patsubst $(KIT)/%,%,$(ELF))' -- \
+		-r '$(BUILD)/obj' $(foreach l,$(ALL_LABS),$(if $(call shared,$(l)),-r '$(call group_dir,$(l))')) \
+		-r '$(KIT)/labs/kernel/linker.ld' -r '$(GRUB_CORE)' linker '$(patsubst $(KIT)/%,%,$(ELF))' -- \
 		/bin/sh -c 'out=$$1 core=$$2 && shift 2 && "$$@" && cp "$$core" "$$out/boot.img" && \
 		genisoimage -quiet -R -graft-points -b boot/grub/core.img -no-emul-boot -boot-load-size 4 \
 		-boot-info-table -o "$$out/$(notdir $(ISO))" boot/grub/core.img="$$out/boot.img" \

@@ -282,13 +282,13 @@ elif [ "$rc" = 0 ]; then
         t=${targets%%"$nl"*} targets=${targets#*"$nl"}
         read_deps "$tmp/$dep"
         set -- $list
-        {
+        { # renamed into place: another build may read it (build/shared/)
             printf '%s:' "$t"
             printf ' %s' "$@"
             printf '\n'
             shift
             [ $# = 0 ] || printf '%s:\n' "$@"
-        } >"$out/$dep"
+        } >"$tmp/$dep.new" && mv -f "$tmp/$dep.new" "$out/$dep" || rc=1
     done
 fi
 rm -rf "$tmp"
