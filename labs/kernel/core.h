@@ -19,7 +19,11 @@ void multiboot_parse(u32 magic, paddr_t mbi);
 void params_init(void);       /* the platform's: collect the words, then params_parse */
 void params_parse(char *text); /* split "key=value" words (text is kept and cut up) */
 void paging_init(void);
-void lab_main(void); /* each lab defines it: its setup, before the monitor starts */
+/* Each lab defines it: its setup, before the monitor starts. Which stub it
+ * reaches before printing its first line must not depend on the boot's
+ * parameters: such a stub stops every boot of the kernel, and the grader
+ * boots only one to see it (grader/harness/pool.py). */
+void lab_main(void);
 extern const char lab_name[]; /* each lab defines it, e.g. "02-page-fault" */
 
 #endif
