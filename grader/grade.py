@@ -67,6 +67,37 @@ BUILD_SECONDS = float(os.environ.get("KIT_BUILD_TIMEOUT") or 120)
 BUILD_OUTPUT = 256 << 10
 
 
+def prune_submission_builds(root, keep):
+    """Remove the build folders (and links, see make_path) of submissions whose
+    folder is gone: each build folder of a submission names its source in a file
+    `source`, so a TA's kit that graded hundreds of hand-ins does not keep a
+    folder for each. Folders without that file are left alone."""
+    gone = set()
+    for src in root.glob("*/submission-*/source"):
+        folder = src.parent
+        if folder.name == keep:
+            continue
+        try:
+            path = src.read_text(errors="surrogateescape")
+        except OSError:
+            continue
+        if path and not os.path.exists(path):
+            shutil.rmtree(folder, ignore_errors=True)
+            gone.add(folder.name[len("submission-"):])
+    for key in gone:
+        link = root / "submissions" / key
+        if link.is_symlink() and not link.exists():
+            link.unlink(missing_ok=True)
+
+
+def record_submission(root, labs, variant, path):
+    """Name the submission in each of its build folders (prune_submission_builds)."""
+    for lab in labs:
+        folder = root / lab / variant
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "source").write_text(path, errors="surrogateescape")
+
+
 def run_make(cmd, deadline):
     """Run make in a process group of its own within the deadline (monotonic
     time); (return code, output). On timeout the group is ended, and with it
@@ -398,6 +429,9 @@ def main():
     os.environ["KIT_VARIANT"] = variant
     if args.submission:
         os.environ["KIT_SUBMISSION"] = os.path.abspath(args.submission)
+        if not args.prebuilt:
+            prune_submission_builds(config.build_root(), variant)
+            record_submission(config.build_root(), labs, variant, submission)
 
     t0 = time.monotonic()
     logs = Path(tempfile.mkdtemp(prefix="kit-build-"))

@@ -3,6 +3,7 @@ would run are refused before anything runs (labs/values.mk), and a path with a
 space (or, through grade.py, quotes and $()) works where the kit takes one."""
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -143,3 +144,28 @@ def test_no_python_of_the_grader_runs_a_shell():
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_build_folders_of_vanished_submissions_are_removed(tmp_path):
+    """Each build folder of a submission names its source; grading a submission removes
+    the folders (and the link of a path with a space) of submissions whose folder is
+    gone, and keeps those whose folder is still there."""
+    build = tmp_path / "build"
+    subs = [write_submission(tmp_path / name) for name in ("gone", "gone too", "kept", "now")]
+
+    def grade(sub):
+        r = subprocess.run([PY, str(GRADER / "grade.py"), "--lab", LAB, "--test", ONE_TEST,
+                            "--submission", str(sub)], env=clean_env(tmp_path, KIT_BUILD=str(build)),
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+        folder, = [p.parent for p in build.glob(f"{LAB}/submission-*/source") if p.read_text() == str(sub)]
+        return folder
+
+    folders = [grade(sub) for sub in subs[:3]]
+    link, = (build / "submissions").iterdir()
+    assert os.readlink(link) == str(subs[1])
+    for sub in subs[:2]:
+        shutil.rmtree(sub)
+    grade(subs[3])
+    assert [f.exists() for f in folders] == [False, False, True]
+    assert not link.is_symlink()
