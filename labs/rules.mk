@@ -67,7 +67,7 @@ SHARED_BUILD := $(KIT)/build/shared
 # include paths they compile with
 group_dir = $(if $(call shared,$(1)),$(SHARED_BUILD)/solution-$(1),$(BUILD)/obj/$(call obj_group,$(1)))
 group_includes = $(if $(call shared,$(1)),-I$(KIT)/labs/kernel/include \
-	$(foreach m,$(DEPS.$(1)) $(1),-I$(KIT)/labs/$(m)/include -I$(KIT)/solutions/$(m)),$(INCLUDES))
+	$(foreach m,$(DEPS.$(1)) $(1),-I$(KIT)/labs/$(m)/include -I$(call student_dir,$(m))),$(INCLUDES))
 
 CORE_ASM := $(wildcard $(KIT)/labs/kernel/*.S)
 CORE_C := $(wildcard $(KIT)/labs/kernel/*.c)

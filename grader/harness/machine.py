@@ -48,6 +48,12 @@ TAIL_LINES = 12
 LOG_CHECK_EVERY = 0.05         # seconds between two looks at the exception log's size
 
 _STUB = re.compile(r"PANIC at ([^\n]*?):\d+: (\S+): LAB (\d+) not implemented")
+
+
+def stub_verdict(text):
+    """The stub verdict's first line for the first stub's panic in text, or None."""
+    m = _STUB.search(text)
+    return m and f"not implemented: {m.group(2)} (Lab {m.group(3)}) is still a stub; write it in {m.group(1)}."
 _PANIC = re.compile(r"PANIC at [^\n]*\n")
 _REPORT = re.compile(r"EXCEPTION \d+ [^\n]*")
 # The kernel's own diagnostics: lines the kit's files print with kdiag()
@@ -377,10 +383,9 @@ class Machine:
         return KernelError("crashed", f"QEMU ended unexpectedly (status {status}).", self)
 
     def _check_text(self, new, allow_stop):
-        m = _STUB.search(new)
-        if m:
-            raise KernelError("stub", f"not implemented: {m.group(2)} (Lab {m.group(3)}) is still a stub; "
-                              f"write it in {m.group(1)}.", self)
+        stub = stub_verdict(new)
+        if stub:
+            raise KernelError("stub", stub, self)
         m = _PANIC.search(new)
         if m and not allow_stop:
             raise KernelError("panic", f"kernel panic: {m.group(0).strip()}", self)

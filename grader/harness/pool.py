@@ -2,7 +2,7 @@
 import re
 
 from . import config
-from .machine import _STUB, KernelError, Machine
+from .machine import KernelError, Machine, stub_verdict
 
 # A pool with CANARY_MIN PVH boots of one lab or more starts one of them (the
 # canary) with the rest of the pool and the others once the canary has printed
@@ -48,7 +48,7 @@ class MachinePool:
         self.results = {}
         self.canary = None    # the PVH boot the deferred ones wait for
         self.deferred = {}    # name -> (lab, params): started once the canary got past lab_main's start
-        self.stubbed = None   # the canary's stub verdict: the deferred machines are never started
+        self.stubbed = None   # the canary's stub verdict (text): the deferred machines are never started
 
     def once(self, key, fn):
         """Run fn() once per module (a stage several tests share): later callers
@@ -91,12 +91,10 @@ class MachinePool:
     def _settle(self):
         """Start the deferred machines, unless the canary stopped at a stub first."""
         canary = self.machines[self.canary]
-        m = _STUB.search(first_line(canary, CANARY_WAIT) or "")
-        if m:
-            self.stubbed = KernelError("stub", f"not implemented: {m.group(2)} (Lab {m.group(3)}) is "
-                                       f"still a stub; write it in {m.group(1)}.\n(Not booted: boot "
-                                       f"{self.canary} of the same kernel stopped at it before printing "
-                                       "a line of its own.)", canary)
+        stub = stub_verdict(first_line(canary, CANARY_WAIT) or "")
+        if stub:
+            self.stubbed = str(KernelError("stub", f"{stub}\n(Not booted: boot {self.canary} of the same "
+                                           "kernel stopped at it before printing a line of its own.)", canary))
             return
         deferred, self.deferred = self.deferred, {}
         for name, (lab, kw) in deferred.items():
@@ -106,7 +104,7 @@ class MachinePool:
         if self.deferred and self.stubbed is None:
             self._settle()
         if name in self.deferred:
-            raise KernelError("stub", str(self.stubbed))
+            raise KernelError("stub", self.stubbed)
         return self.machines[name]
 
     def __contains__(self, name):
