@@ -134,10 +134,23 @@ LAB_UNITY := $(BUILD)/lab.c
 LAB_UNITY_SRCS := $(addprefix $(KIT)/labs/$(LAB)/,$(foreach s,$(KIT_SRCS.$(LAB)),$(if $(findstring /,$(s)),,$(filter %.c,$(s)))))
 LAB_OTHER_SRCS := $(filter-out $(LAB_UNITY_SRCS),$(addprefix $(KIT)/labs/$(LAB)/,$(KIT_SRCS.$(LAB))))
 SANDBOX_SRC += $(if $(LAB_UNITY_SRCS),$(LAB_UNITY))
-# unity(file, sources): write the file that includes them, only when its text changes
-$(shell unity() { f=$$1; shift; t=$$f.$$$$; printf '\043include "%s"\n' "$$@" > $$t && \
-	{ cmp -s $$t $$f && rm -f $$t || mv -f $$t $$f; }; }; mkdir -p $(CORE_BUILD) $(BUILD) && \
-	unity $(CORE_UNITY) $(CORE_C) $(if $(LAB_UNITY_SRCS),&& unity $(LAB_UNITY) $(LAB_UNITY_SRCS)))
+# unity(file, sources): write the file that includes them, only when its text
+# changes (make reads the old text itself: a build that changes nothing starts
+# no process for it), under a temporary name renamed into place (another build
+# may be compiling it)
+unity_hash := \#
+define unity_nl
+
+
+endef
+unity_text = $(subst $() $(unity_nl),$(unity_nl),$(unity_hash)include "$(firstword $(1))"$(foreach \
+	s,$(wordlist 2,$(words $(1)),$(1)),$(unity_nl)$(unity_hash)include "$(s)"))
+unity_same = $(if $(subst $(1),,$(2))$(subst $(2),,$(1)),,y)
+unity = $(if $(call unity_same,$(file <$(1)),$(call unity_text,$(2))),,\
+	$(shell t='$(1)'.$$$$ && printf '\043include "%s"\n' $(foreach s,$(2),'$(s)') > "$$t" && mv -f "$$t" '$(1)'))
+$(if $(and $(wildcard $(CORE_BUILD)/.),$(wildcard $(BUILD)/.)),,$(shell mkdir -p '$(CORE_BUILD)' '$(BUILD)'))
+$(call unity,$(CORE_UNITY),$(CORE_C))
+$(if $(LAB_UNITY_SRCS),$(call unity,$(LAB_UNITY),$(LAB_UNITY_SRCS)))
 $(eval $(call compile_core,$(CORE_UNITY),$(CORE_OBJ),-I$(KIT)/labs/kernel/include))
 $(call add_sources,-I$(KIT)/labs/kernel/include,$(CORE_BUILD)/obj,$(CORE_ASM))
 COMPILE_DB += $(foreach s,$(CORE_C),$(call db_entry,$(s),-I$(KIT)/labs/kernel/include))

@@ -109,7 +109,8 @@ size_name() { # MiB -> "1 GiB" / "64 MiB"
 
 tmp=$out/.sandbox.$$
 log=$tmp/.log
-mkdir -p "$tmp" || exit 1
+status=$tmp.rc # beside the private folder: the command cannot write it
+mkdir -p "$tmp${deps:+/.deps}" || exit 1
 
 # The command's arguments with @out/ replaced by the private folder.
 n=$#
@@ -126,7 +127,9 @@ while [ "$n" -gt 0 ]; do
     n=$((n - 1))
 done
 
-export LC_ALL=C KIT_SANDBOX_WHAT="$file" KIT_ROOT="$kit"
+# KIT_SANDBOX_TMP: the private folder, removed at the end (labs/sandbox-as
+# keeps its copy of the assembly there)
+export LC_ALL=C KIT_SANDBOX_WHAT="$file" KIT_ROOT="$kit" KIT_SANDBOX_TMP="$tmp"
 if [ "$KIT_SANDBOX" = bwrap ]; then
     # prepended, so the last given is the first mount: system, sources, output
     set -- --bind "$tmp" "$tmp" "$@"
@@ -137,32 +140,45 @@ if [ "$KIT_SANDBOX" = bwrap ]; then
     unset IFS
     set -- --ro-bind "$kit/labs/sandbox-as" "$kit/labs/sandbox-as" \
         --ro-bind "$kit/labs/sandbox-cc" "$kit/labs/sandbox-cc" "$@"
-    set -- $(links) "$@"
+    # what links() prints, prepended here in reverse: a subshell costs a fork
+    for d in /libx32 /lib64 /lib32 /lib /sbin /bin; do
+        if [ -L $d ]; then
+            set -- --symlink usr$d $d "$@"
+        elif [ -d $d ]; then
+            set -- --ro-bind $d $d "$@"
+        fi
+    done
     set -- bwrap --unshare-all --die-with-parent --new-session --cap-drop ALL \
         --clearenv --setenv PATH "$PATH" --setenv LC_ALL C --setenv TMPDIR /tmp \
         --setenv KIT_AS "${KIT_AS:-as}" --setenv KIT_SANDBOX_WHAT "$file" --setenv KIT_ROOT "$kit" \
+        --setenv KIT_SANDBOX_TMP "$tmp" \
         --ro-bind /usr /usr --ro-bind-try /etc/alternatives /etc/alternatives --dev /dev --size $((fsize << 20)) --tmpfs /tmp "$@"
 fi
 
 # Run it under the limits; its output (stdout and stderr) is cut after the
 # cap, so a flood ends it (SIGPIPE) instead of reaching make and the grader.
 # (A limit already lower than ours stays: ulimit cannot raise a hard limit.)
-rc=$({ {
+# Its exit status comes back through $status (no command substitution: each
+# costs a fork, and this script runs up to eight times a build).
+{
     ulimit -H -t $((cpu + 5)) 2>/dev/null # SIGXCPU at the soft limit, SIGKILL 5 s later
     ulimit -S -t "$cpu" 2>/dev/null
     ulimit -v $((mem << 10)) 2>/dev/null
     ulimit -f $((fsize << 11)) 2>/dev/null
-    timeout -k 2 "$wall" "$@" </dev/null 2>&1 4>&-
-    echo $? >&4
-} | head -c $((cap * 1024 + 1)) >"$log"; } 4>&1)
+    timeout -k 2 "$wall" "$@" </dev/null 2>&1
+    echo $? >"$status"
+} | head -c $((cap * 1024 + 1)) >"$log"
+rc=
+[ -f "$status" ] && read -r rc <"$status"
 rc=${rc:-1}
 
-# outside HOW PATH...: print the first path that lies outside the staged
-# sources and the compiler's own headers (/usr/lib/gcc); nothing when all lie
-# inside. HOW: "resolve" (realpath: links too) or "as-written" (only "." and
-# ".." resolved, no process: after a compile under bubblewrap, which saw
+# outside HOW PATH...: set bad to the first path that lies outside the staged
+# sources and the compiler's own headers (/usr/lib/gcc), to nothing when all
+# lie inside. HOW: "resolve" (realpath: links too) or "as-written" (only "."
+# and ".." resolved, no process: after a compile under bubblewrap, which saw
 # nothing else).
 outside() {
+    bad=
     how=$1
     shift
     IFS=$nl
@@ -188,7 +204,7 @@ outside() {
             case $p in "$r" | "$r"/*) continue 2 ;; esac
         done
         unset IFS
-        echo "${p#"$kit"/}"
+        bad=${p#"$kit"/}
         return
     done
     unset IFS
@@ -203,6 +219,17 @@ read_deps() {
         case $line in *:*) line=${line#*:} ;; esac
         list="$list $line"
     done <"$1"
+}
+
+# write_dep TARGET FILE...: the dependency file make reads: TARGET depends on
+# every FILE, and each FILE but the first (the source) has an empty rule
+write_dep() {
+    printf '%s:' "$1"
+    shift
+    printf ' %s' "$@"
+    printf '\n'
+    shift
+    [ $# = 0 ] || printf '%s:\n' "$@"
 }
 
 # what the command is at: the file it names in @out/.current, else FILE
@@ -222,18 +249,18 @@ if [ "$rc" = 0 ] && [ -n "$deps" ]; then
                 break 2 ;;
             esac
         done
-        bad=$(outside $how "$@")
+        outside $how "$@"
         [ -n "$bad" ] && refused="#include of $bad: outside the files this build may read" && break
     done
 elif [ "$rc" != 0 ] && [ "$tool" = compiler ] && [ -s "$log" ]; then
     # the files its messages quote (a header outside the sources is not even
     # visible under bubblewrap: its name is in "No such file" instead)
     IFS=$nl
-    bad=$(outside resolve $(sed -n \
+    outside resolve $(sed -n \
         -e 's/^In file included from \([^:]*\):.*/\1/p' -e 's/^  *from \([^:]*\):.*/\1/p' \
         -e '/^[^ :][^:]*:[0-9][0-9]*:/{h;s/^\([^:]*\):.*/\1/p;g;}' \
         -e 's|^\(.*/\)[^/:]*:[0-9]*:[0-9]*: fatal error: \([^/].*\): No such file or directory$|\1\2|p' \
-        -e 's|^.*:[0-9]*:[0-9]*: fatal error: \(/.*\): No such file or directory$|\1|p' "$log"))
+        -e 's|^.*:[0-9]*:[0-9]*: fatal error: \(/.*\): No such file or directory$|\1|p' "$log")
     unset IFS
     [ -n "$bad" ] && refused="#include of $bad: outside the files this build may read"
 fi
@@ -274,22 +301,17 @@ elif [ "$rc" = 0 ]; then
         [ ! -e "$f" ] || set -- "$@" "$f"
     done
     set -f
-    [ $# = 0 ] || mv -f "$@" "$out"/ || rc=1
-    # dependency files written anew: make reads them, the sandbox wrote them
+    # dependency files written anew (make reads them, the sandbox wrote
+    # them), into $tmp/.deps under their own names: renamed into place
+    # with the objects, by one mv (another build may read them: build/shared/)
     targets=$target
     for dep in $deps; do
-        [ "$rc" = 0 ] || break
         t=${targets%%"$nl"*} targets=${targets#*"$nl"}
         read_deps "$tmp/$dep"
-        set -- $list
-        { # renamed into place: another build may read it (build/shared/)
-            printf '%s:' "$t"
-            printf ' %s' "$@"
-            printf '\n'
-            shift
-            [ $# = 0 ] || printf '%s:\n' "$@"
-        } >"$tmp/$dep.new" && mv -f "$tmp/$dep.new" "$out/$dep" || rc=1
+        write_dep "$t" $list >"$tmp/.deps/$dep" || rc=1
+        set -- "$@" "$tmp/.deps/$dep"
     done
+    [ $# = 0 ] || [ "$rc" != 0 ] || mv -f "$@" "$out"/ || rc=1
 fi
-rm -rf "$tmp"
+rm -rf "$tmp" "$status"
 exit "$rc"
