@@ -473,7 +473,7 @@ def main():
     collector = Collector()
     if files:
         import pytest
-        pargs = files + ["-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--tb=native",
+        pargs = files + ["-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--tb=line",
                          "-o", "console_output_style=classic", "--no-header", "-rN"]
         # pytest's built-in plugins the lab tests do not use: not importing
         # them takes ~0.1 s off every run
