@@ -104,10 +104,11 @@ def make_source_cheat(labs, mode, root):
     return sub
 
 
-def grade(labs, mode, root, submission=None):
-    """Grade every lab of `labs` against the cheat `mode` in one grade run."""
+def grade(labs, mode, root, submission=None, workers=2):
+    """Grade every lab of `labs` against the cheat `mode` in one grade run
+    (with up to `workers` pytest-xdist workers)."""
     out = Path(root) / f"{mode}.json"
-    cmd = [PY, str(GRADER / "grade.py"), "--quiet", "--jobs", str(min(2, len(labs))),
+    cmd = [PY, str(GRADER / "grade.py"), "--quiet", "--jobs", str(min(workers, len(labs))),
            "--json", str(out)] + sum((["--lab", l] for l in labs), [])
     env = dict(os.environ, **FAST_ENV)
     if submission:  # its build under root (removed with it), not build/ of the kit
@@ -160,9 +161,10 @@ def qemu_leftovers(root):
     return left
 
 
-def run(transcripts, plan, jobs=2):
-    """Build and grade each (lab, mode) of plan, one grade run per mode;
-    return rows (lab, mode, problems, seconds, result) and leftover QEMU pids."""
+def run(transcripts, plan, jobs=2, workers=2):
+    """Build and grade each (lab, mode) of plan, one grade run per mode (`jobs`
+    at a time, each with up to `workers` pytest-xdist workers); return rows
+    (lab, mode, problems, seconds, result) and leftover QEMU pids."""
     root = Path(tempfile.mkdtemp(prefix="kit-cheats-"))
     by_mode = {}
     for lab, mode in plan:
@@ -175,9 +177,9 @@ def run(transcripts, plan, jobs=2):
         if mode in KERNEL_MODES:
             for lab in labs:
                 build_kernel_cheat(lab, mode, root, root / f"{lab}-replay.h")
-            result, secs = grade(labs, mode, root)
+            result, secs = grade(labs, mode, root, workers=workers)
         else:
-            result, secs = grade(labs, mode, root, make_source_cheat(labs, mode, root))
+            result, secs = grade(labs, mode, root, make_source_cheat(labs, mode, root), workers)
         return [(lab, mode, judge(lab, mode, result, secs), secs, result) for lab in labs]
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
