@@ -392,7 +392,8 @@ def git_env():
 
 
 def tarball(path, root, files, prefix):
-    with tarfile.open(path, "w:gz") as tar:
+    # gzip's own default level: tarfile's (9) took twice the CPU for 1% less
+    with tarfile.open(path, "w:gz", compresslevel=6) as tar:
         for p in sorted(files):
             info = tar.gettarinfo(str(root / p), arcname=f"{prefix}/{p}")
             info.uid = info.gid = 0
