@@ -56,7 +56,8 @@ INSTRUCTOR_HANDOUTS = ("instructor-guide.md", "releasing.md")
 GRADER_ALWAYS = ("grader/grade.py", "grader/conftest.py")
 STAFF = ("Course staff", "staff@course.invalid")
 STUDENT_TOOLS = ("grader/course/update.py",    # make update in a release
-                 "grader/course/classroom/summary.py")   # the workflow's score table
+                 "grader/course/classroom/summary.py",   # the workflow's score table
+                 "grader/course/config.py")   # course.toml, read by make handouts (handouts/site/build.py)
 # GitHub Classroom: the workflow that grades every push, at the place GitHub reads it
 WORKFLOW = ("grader/course/classroom/grade.yml", ".github/workflows/grade.yml")
 SELF_CHECK = "grader/course/selfcheck.py"      # shipped as grader/check.py (make check)

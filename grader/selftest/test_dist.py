@@ -142,6 +142,14 @@ def test_release_readme_names_what_it_ships(rel):
     assert "make update" in text and "instructor-guide" not in text
 
 
+def test_release_site_builder_imports_what_the_release_ships(rel):
+    """`make handouts` works in a release: the site builder's imports (the course
+    file's reader above all) ship as code, not as an instructor tool's stub."""
+    r = run([sys.executable, "-c", "import sys; sys.path.insert(0, 'handouts/site'); import build; "
+             "print(build.course_config.load(build.KIT).published)"], rel["clone"])
+    assert r.returncode == 0 and r.stdout.split() and "instructor tool" not in r.stderr, r.stdout + r.stderr
+
+
 def test_release_make_check_is_the_students_self_check(rel):
     """make check in a release checks the tools, builds every released lab and sees
     every lab's tests fail on the released stubs, and passes."""
