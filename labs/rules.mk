@@ -128,6 +128,12 @@ add_sources = $(foreach s,$(3),$(eval $(call compile_core,$(s),$(2)/$(basename $
 # one unit $(BUILD)/lab.c: one compiler start instead of three to five, ~0.1 s
 # less CPU a build. So, as in the core, no two of a lab's C files may define a
 # static function or a macro of the same name.
+#
+# Both name their files relative to the kit (-iquote $(KIT)), so their text is
+# the same in every copy of the kit: a grading copy that starts from a built
+# one (make grade-class's template) keeps its core and kit-side objects, where
+# absolute names made each copy compile both again (~0.3 s of CPU a submission).
+UNITY_FLAGS := -iquote $(KIT)
 CORE_UNITY := $(CORE_BUILD)/core.c
 CORE_OBJ := $(CORE_BUILD)/obj/core.o
 LAB_UNITY := $(BUILD)/lab.c
@@ -137,7 +143,9 @@ SANDBOX_SRC += $(if $(LAB_UNITY_SRCS),$(LAB_UNITY))
 # unity(file, sources): write the file that includes them, only when its text
 # changes (make reads the old text itself: a build that changes nothing starts
 # no process for it), under a temporary name renamed into place (another build
-# may be compiling it)
+# may be compiling it). Compared without regard to white space: make 4.3's
+# $(file <) sometimes keeps the file's last newline (a rewrite and a recompile
+# each time it did, seen in make check).
 unity_hash := \#
 define unity_nl
 
@@ -146,15 +154,16 @@ endef
 unity_text = $(subst $() $(unity_nl),$(unity_nl),$(unity_hash)include "$(firstword $(1))"$(foreach \
 	s,$(wordlist 2,$(words $(1)),$(1)),$(unity_nl)$(unity_hash)include "$(s)"))
 unity_same = $(if $(subst $(1),,$(2))$(subst $(2),,$(1)),,y)
-unity = $(if $(call unity_same,$(file <$(1)),$(call unity_text,$(2))),,\
-	$(shell t='$(1)'.$$$$ && printf '\043include "%s"\n' $(foreach s,$(2),'$(s)') > "$$t" && mv -f "$$t" '$(1)'))
+unity = $(if $(call unity_same,$(strip $(file <$(1))),$(strip $(call unity_text,$(patsubst $(KIT)/%,%,$(2))))),,\
+	$(shell t='$(1)'.$$$$ && printf '\043include "%s"\n' $(foreach s,$(patsubst $(KIT)/%,%,$(2)),'$(s)') > "$$t" && \
+	mv -f "$$t" '$(1)'))
 $(if $(and $(wildcard $(CORE_BUILD)/.),$(wildcard $(BUILD)/.)),,$(shell mkdir -p '$(CORE_BUILD)' '$(BUILD)'))
 $(call unity,$(CORE_UNITY),$(CORE_C))
 $(if $(LAB_UNITY_SRCS),$(call unity,$(LAB_UNITY),$(LAB_UNITY_SRCS)))
-$(eval $(call compile_core,$(CORE_UNITY),$(CORE_OBJ),-I$(KIT)/labs/kernel/include))
+$(eval $(call compile_core,$(CORE_UNITY),$(CORE_OBJ),-I$(KIT)/labs/kernel/include $(UNITY_FLAGS)))
 $(call add_sources,-I$(KIT)/labs/kernel/include,$(CORE_BUILD)/obj,$(CORE_ASM))
 COMPILE_DB += $(foreach s,$(CORE_C),$(call db_entry,$(s),-I$(KIT)/labs/kernel/include))
-$(eval $(call compile_group,labs/$(LAB),$(BUILD)/obj/lab,$(if $(LAB_UNITY_SRCS),$(LAB_UNITY)) $(LAB_OTHER_SRCS),$(INCLUDES) $(EXTRA_CFLAGS)))
+$(eval $(call compile_group,labs/$(LAB),$(BUILD)/obj/lab,$(if $(LAB_UNITY_SRCS),$(LAB_UNITY)) $(LAB_OTHER_SRCS),$(INCLUDES) $(UNITY_FLAGS) $(EXTRA_CFLAGS)))
 COMPILE_DB += $(foreach s,$(LAB_UNITY_SRCS) $(LAB_OTHER_SRCS),$(call db_entry,$(s),$(INCLUDES) $(EXTRA_CFLAGS)))
 # student_srcs(L): lab L's student files, as this snapshot takes them
 student_srcs = $(addprefix $(call student_dir,$(1))/,$(STUDENT_SRCS.$(1)))
