@@ -48,8 +48,7 @@ def main():
                     help="grade K mutants per lab (grader/mutants.py, rotating by day; 0: none)")
     args = ap.parse_args()
     t0 = time.monotonic()
-    # make's jobs (labs/common.mk) for every build below: each make would start nproc
-    os.environ.setdefault("KIT_JOBS", str(len(os.sched_getaffinity(0))))
+    config.export_make_jobs()  # for every build below
     tmp = Path(tempfile.mkdtemp(prefix="kit-check-"))
     transcripts = tmp / "transcripts"
     extra = sum((["--lab", l] for l in args.lab), [])

@@ -452,9 +452,7 @@ def main():
     if not args.prebuilt:
         # the build sandbox, probed once for every make of this run
         os.environ["KIT_SANDBOX"], note = config.sandbox_mode()
-        # make's parallel jobs (labs/common.mk), counted here as nproc counts
-        # them: each make would start nproc for it
-        os.environ.setdefault("KIT_JOBS", str(len(os.sched_getaffinity(0))))
+        config.export_make_jobs()
         os.environ["KIT_SANDBOX_NOTE"] = note  # said here: make says nothing
         if note and not args.quiet:
             print(note, flush=True)

@@ -146,17 +146,12 @@ SANDBOX_SRC += $(if $(LAB_UNITY_SRCS),$(LAB_UNITY))
 # may be compiling it). Compared without regard to white space: make 4.3's
 # $(file <) sometimes keeps the file's last newline (a rewrite and a recompile
 # each time it did, seen in make check).
+# unity_to(file, sources relative to the kit) does it.
 unity_hash := \#
-define unity_nl
-
-
-endef
-unity_text = $(subst $() $(unity_nl),$(unity_nl),$(unity_hash)include "$(firstword $(1))"$(foreach \
-	s,$(wordlist 2,$(words $(1)),$(1)),$(unity_nl)$(unity_hash)include "$(s)"))
 unity_same = $(if $(subst $(1),,$(2))$(subst $(2),,$(1)),,y)
-unity = $(if $(call unity_same,$(strip $(file <$(1))),$(strip $(call unity_text,$(patsubst $(KIT)/%,%,$(2))))),,\
-	$(shell t='$(1)'.$$$$ && printf '\043include "%s"\n' $(foreach s,$(patsubst $(KIT)/%,%,$(2)),'$(s)') > "$$t" && \
-	mv -f "$$t" '$(1)'))
+unity = $(call unity_to,$(1),$(patsubst $(KIT)/%,%,$(2)))
+unity_to = $(if $(call unity_same,$(strip $(file <$(1))),$(strip $(foreach s,$(2),$(unity_hash)include "$(s)"))),,\
+	$(shell t='$(1)'.$$$$ && printf '\043include "%s"\n' $(foreach s,$(2),'$(s)') > "$$t" && mv -f "$$t" '$(1)'))
 $(if $(and $(wildcard $(CORE_BUILD)/.),$(wildcard $(BUILD)/.)),,$(shell mkdir -p '$(CORE_BUILD)' '$(BUILD)'))
 $(call unity,$(CORE_UNITY),$(CORE_C))
 $(if $(LAB_UNITY_SRCS),$(call unity,$(LAB_UNITY),$(LAB_UNITY_SRCS)))

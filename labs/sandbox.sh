@@ -48,14 +48,16 @@ case $0 in
 esac
 kit=${here%/labs}
 
-# links: bwrap's options for /bin, /lib... as this system has them (links into
-# /usr, or folders)
+# links: set link_args to bwrap's options for /bin, /lib... as this system has
+# them (links into /usr, or folders); a variable, not output: a command
+# substitution costs a fork
 links() {
+    link_args=
     for d in /bin /sbin /lib /lib32 /lib64 /libx32; do
         if [ -L $d ]; then
-            echo "--symlink usr$d $d"
+            link_args="$link_args --symlink usr$d $d"
         elif [ -d $d ]; then
-            echo "--ro-bind $d $d"
+            link_args="$link_args --ro-bind $d $d"
         fi
     done
 }
@@ -67,8 +69,8 @@ probe() { # bubblewrap with the options every command gets
     *)
         if ! command -v bwrap >/dev/null 2>&1; then
             why="bubblewrap is not installed"
-        elif err=$(bwrap --unshare-all --die-with-parent --new-session --cap-drop ALL \
-            --ro-bind /usr /usr --dev /dev --tmpfs /tmp $(links) /usr/bin/true 2>&1); then
+        elif links && err=$(bwrap --unshare-all --die-with-parent --new-session --cap-drop ALL \
+            --ro-bind /usr /usr --dev /dev --tmpfs /tmp $link_args /usr/bin/true 2>&1); then
             echo bwrap
             return
         else
@@ -140,14 +142,8 @@ if [ "$KIT_SANDBOX" = bwrap ]; then
     unset IFS
     set -- --ro-bind "$kit/labs/sandbox-as" "$kit/labs/sandbox-as" \
         --ro-bind "$kit/labs/sandbox-cc" "$kit/labs/sandbox-cc" "$@"
-    # what links() prints, prepended here in reverse: a subshell costs a fork
-    for d in /libx32 /lib64 /lib32 /lib /sbin /bin; do
-        if [ -L $d ]; then
-            set -- --symlink usr$d $d "$@"
-        elif [ -d $d ]; then
-            set -- --ro-bind $d $d "$@"
-        fi
-    done
+    links
+    set -- $link_args "$@"
     set -- bwrap --unshare-all --die-with-parent --new-session --cap-drop ALL \
         --clearenv --setenv PATH "$PATH" --setenv LC_ALL C --setenv TMPDIR /tmp \
         --setenv KIT_AS "${KIT_AS:-as}" --setenv KIT_SANDBOX_WHAT "$file" --setenv KIT_ROOT "$kit" \

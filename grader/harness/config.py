@@ -157,6 +157,13 @@ def build_error(lab, log):
     return f"build error: lab {lab} does not compile or link.\n{log[-3000:]}"
 
 
+def export_make_jobs():
+    """KIT_JOBS, make's parallel jobs (labs/common.mk), for every make this
+    process starts: counted here as nproc counts them (the CPUs it may run on),
+    so no make starts nproc for it. A value already set is kept."""
+    os.environ.setdefault("KIT_JOBS", str(len(os.sched_getaffinity(0))))
+
+
 def sandbox_mode():
     """The build sandbox for this run's makes, from labs/sandbox.sh --probe
     (which honours KIT_SANDBOX=none): ("bwrap" or "none", the line saying

@@ -48,12 +48,6 @@ TAIL_LINES = 12
 LOG_CHECK_EVERY = 0.05         # seconds between two looks at the exception log's size
 
 _STUB = re.compile(r"PANIC at ([^\n]*?):\d+: (\S+): LAB (\d+) not implemented")
-
-
-def stub_verdict(text):
-    """The stub verdict's first line for the first stub's panic in text, or None."""
-    m = _STUB.search(text)
-    return m and f"not implemented: {m.group(2)} (Lab {m.group(3)}) is still a stub; write it in {m.group(1)}."
 _PANIC = re.compile(r"PANIC at [^\n]*\n")
 _REPORT = re.compile(r"EXCEPTION \d+ [^\n]*")
 # The kernel's own diagnostics: lines the kit's files print with kdiag()
@@ -61,6 +55,12 @@ _REPORT = re.compile(r"EXCEPTION \d+ [^\n]*")
 DIAG = re.compile(r"^(?:kit! |PANIC at )[^\n]*", re.M)
 DIAG_LINES = 4     # at most this many quoted in one failure message
 _printing = weakref.WeakSet()  # machines that printed something (marks(), diagnostics())
+
+
+def stub_verdict(text):
+    """The stub verdict's first line for the first stub's panic in text, or None."""
+    m = _STUB.search(text)
+    return m and f"not implemented: {m.group(2)} (Lab {m.group(3)}) is still a stub; write it in {m.group(1)}."
 
 
 def marks():
